@@ -1,0 +1,298 @@
+"""The process API: ``self()``, ``spawn``, ``send``, ``receive``, links, monitors, names, timers.
+
+These are module functions that act on the current process and the current node, the way
+Erlang's BIFs do. Functions that never block are sync (``send``, ``link``, ``monitor``,
+``register``); functions that may wait are async (``receive``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from ._node import (
+    Dest,
+    NotInProcessError,
+    Process,
+    ProcessInfo,
+    TimerRef,
+    _current,
+    current_node,
+)
+from ._types import NOPROC, Down, ExitReason, Pid, Ref
+
+__all__ = [
+    "cancel_timer",
+    "demonitor",
+    "exit",
+    "flush",
+    "is_alive",
+    "link",
+    "make_ref",
+    "monitor",
+    "open_mailbox",
+    "process_info",
+    "processes",
+    "receive",
+    "receive_nowait",
+    "register",
+    "registered",
+    "self",
+    "send",
+    "send_after",
+    "spawn",
+    "spawn_link",
+    "spawn_monitor",
+    "trap_exit",
+    "unlink",
+    "unregister",
+    "whereis",
+]
+
+
+def _me() -> Process:
+    proc = _current.get()
+    if proc is None or not proc.alive:
+        raise NotInProcessError(
+            "this must run inside a process (spawn one, or use `async with otp.open_mailbox()`)"
+        )
+    return proc
+
+
+def self() -> Pid:
+    """The pid of the current process (Erlang's ``self()``)."""
+    return _me().pid
+
+
+def spawn(fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None,
+          trap_exit: bool = False) -> Pid:
+    """Start ``fn(*args)`` as a new, independent process and return its pid.
+
+    The new process outlives the caller; link them with ``spawn_link`` if it should not.
+    """
+    return current_node().spawn(fn, *args, name=name, trap_exit=trap_exit)
+
+
+def spawn_link(fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None,
+               trap_exit: bool = False) -> Pid:
+    """Like ``spawn``, and link the new process to the current one, atomically."""
+    return current_node().spawn(fn, *args, name=name, trap_exit=trap_exit, link=True)
+
+
+def spawn_monitor(fn: Callable[..., Awaitable[Any]], *args: Any,
+                  name: str | None = None) -> tuple[Pid, Ref]:
+    """Like ``spawn``, and monitor the new process from the current one, atomically."""
+    node = current_node()
+    pid = node.spawn(fn, *args, name=name)
+    return pid, monitor(pid)
+
+
+def send(dest: Dest, msg: Any) -> None:
+    """Send ``msg`` to a pid or registered name. Never blocks; mailboxes are unbounded."""
+    current_node().send(dest, msg)
+
+
+async def receive(match: Callable[[Any], bool] | type | tuple[type, ...] | None = None,
+                  *, timeout: float | None = None) -> Any:
+    """Take the first message in the mailbox that matches, waiting for one if needed.
+
+    Args:
+      match: None for any message; a type (or tuple of types) to match by
+        ``isinstance``; or a predicate. Messages that do not match stay queued, in order.
+      timeout: seconds to wait; None waits forever.
+
+    Raises:
+      ReceiveTimeout: no matching message arrived in time.
+    """
+    me = _me()
+    if isinstance(match, type | tuple):
+        types = match
+
+        def match(m: Any) -> bool:
+            return isinstance(m, types)
+
+    return await me.receive(match, timeout)
+
+
+def receive_nowait(match: Callable[[Any], bool] | None = None) -> Any:
+    """Take the first matching message, or raise ``trio.WouldBlock`` if there is none."""
+    mb = _me().mailbox
+    for i, m in enumerate(mb):
+        if match is None or match(m):
+            del mb[i]
+            return m
+    raise trio.WouldBlock
+
+
+def flush(match: Callable[[Any], bool] | None = None) -> int:
+    """Drop queued messages (all, or those matching); return how many were dropped."""
+    me = _me()
+    if match is None:
+        n = len(me.mailbox)
+        me.mailbox.clear()
+        return n
+    return me.drop(match)
+
+
+def link(pid: Pid) -> None:
+    """Link the current process and ``pid``, both ways.
+
+    Linking to a dead process delivers an exit signal with reason ``noproc`` at once.
+    """
+    me = _me()
+    if pid is me.pid:
+        return
+    other = me.node.process(pid)
+    if other is None:
+        me.signal_exit(pid, NOPROC, linked=True)
+        return
+    me.links.add(pid)
+    other.links.add(me.pid)
+
+
+def unlink(pid: Pid) -> None:
+    """Remove the link between the current process and ``pid``, if any."""
+    me = _me()
+    me.links.discard(pid)
+    other = me.node.process(pid)
+    if other is not None:
+        other.links.discard(me.pid)
+
+
+def monitor(pid: Pid | str) -> Ref:
+    """Monitor a process: when it exits, the current process gets ``Down(ref, pid, reason)``.
+
+    Monitoring a process that is already dead delivers ``Down(ref, pid, NOPROC)`` at once.
+    """
+    me = _me()
+    ref = Ref()
+    node = me.node
+    target = node.resolve(pid)
+    if target is None:
+        dead = pid if isinstance(pid, Pid) else Pid(node.node_id, 0)
+        me.deliver(Down(ref, dead, NOPROC))
+        return ref
+    me.monitors[ref] = target.pid
+    target.monitored_by[ref] = me.pid
+    return ref
+
+
+def demonitor(ref: Ref, *, flush: bool = False) -> bool:
+    """Stop a monitor. With ``flush=True`` also drop its ``Down`` if already queued.
+
+    Returns True if the monitor was active.
+    """
+    me = _me()
+    target_pid = me.monitors.pop(ref, None)
+    if target_pid is not None:
+        target = me.node.process(target_pid)
+        if target is not None:
+            target.monitored_by.pop(ref, None)
+    if flush:
+        me.drop(lambda m: type(m) is Down and m.ref is ref)
+    return target_pid is not None
+
+
+def exit(pid: Pid, reason: ExitReason) -> None:
+    """Send an exit signal to ``pid`` from the current process (Erlang's ``exit/2``).
+
+    ``KILL`` cannot be trapped and the victim exits ``KILLED``. A trapping process gets
+    ``Exit(sender, reason)`` instead. ``NORMAL`` from another process is ignored unless
+    the target traps exits. Usable outside processes too (the signal then has no sender).
+    """
+    me = _current.get()
+    current_node().exit(pid, reason, sender=me.pid if me is not None else None)
+
+
+def trap_exit(flag: bool = True) -> bool:
+    """Set whether the current process traps exit signals; return the old value."""
+    me = _me()
+    old = me.trap_exit
+    me.trap_exit = flag
+    return old
+
+
+def register(name: str, pid: Pid | None = None) -> None:
+    """Register ``pid`` (default: the current process) under ``name``."""
+    node = current_node()
+    node.register(name, pid if pid is not None else _me().pid)
+
+
+def unregister(name: str) -> None:
+    """Free ``name``."""
+    current_node().unregister(name)
+
+
+def whereis(name: str) -> Pid | None:
+    """The pid registered under ``name``, or None."""
+    return current_node().whereis(name)
+
+
+def registered() -> list[str]:
+    """All registered names."""
+    return current_node().registered()
+
+
+def is_alive(pid: Pid) -> bool:
+    """Whether ``pid`` is alive. The answer may be stale by the time you act on it."""
+    return current_node().process(pid) is not None
+
+
+def make_ref() -> Ref:
+    """A new unique reference."""
+    return Ref()
+
+
+def send_after(delay: float, dest: Dest, msg: Any) -> TimerRef:
+    """Send ``msg`` to ``dest`` after ``delay`` seconds. Returns a ``TimerRef``."""
+    return current_node().send_after(delay, dest, msg)
+
+
+def cancel_timer(timer: TimerRef) -> float | None:
+    """Cancel a timer; return the seconds it had left, or None if it had fired."""
+    return current_node().cancel_timer(timer)
+
+
+def process_info(pid: Pid | str) -> ProcessInfo | None:
+    """A snapshot of one process (links, monitors, statistics, summary), or None."""
+    proc = current_node().resolve(pid)
+    return proc.info() if proc is not None else None
+
+
+def processes() -> list[Pid]:
+    """All live pids, oldest first."""
+    return [p.pid for p in current_node().processes()]
+
+
+@asynccontextmanager
+async def open_mailbox(*, name: str | None = None) -> AsyncIterator[Pid]:
+    """Give the current (non-process) task a pid and a mailbox for the block's duration.
+
+    This lets test code and plain Trio tasks ``receive``, ``monitor`` and ``call`` like a
+    process. The pid exits ``normal`` when the block ends. ``otp.call`` does this for you.
+    """
+    if _current.get() is not None and _current.get().alive:  # type: ignore[union-attr]
+        raise RuntimeError("already inside a process")
+    node = current_node()
+    proc = _external(node, name)
+    token = _current.set(proc)
+    try:
+        yield proc.pid
+    finally:
+        _current.reset(token)
+        proc._finish("normal")
+
+
+def _external(node: Any, name: str | None) -> Process:
+    from ._types import Pid as _Pid
+
+    pid = _Pid(node.node_id, next(node._next_id))
+    proc = Process(node, pid, None, "external")
+    proc.external = True
+    node._procs[pid.id] = proc
+    if name is not None:
+        node._register(name, proc)
+    return proc
