@@ -597,7 +597,7 @@ class Node:
         if type(dest) is Pid:
             proc = self._procs.get(dest.id)
             return proc if proc is not None and proc.pid is dest else None
-        return self._names.get(dest)  # type: ignore[call-overload]
+        return self._names.get(dest)
 
     # -- names ---------------------------------------------------------------------------
 
@@ -645,7 +645,7 @@ class Node:
             if proc is not None and proc.pid is dest:
                 proc.deliver(msg)
             return
-        proc = self._names.get(dest)  # type: ignore[call-overload]
+        proc = self._names.get(dest)
         if proc is None:
             raise NoProcessError(f"cannot send to {dest!r}: no process is registered under it")
         proc.deliver(msg)
