@@ -155,6 +155,9 @@ class ProcessInfo:
 
 _current: ContextVar[Process | None] = ContextVar("otp_current_process", default=None)
 _current_node: ContextVar[Node | None] = ContextVar("otp_current_node", default=None)
+# The node of this Trio run, for tasks that did not inherit the context var (pytest-trio
+# runs fixtures and tests in sibling tasks, for instance).
+_run_node: trio.lowlevel.RunVar[Node | None] = trio.lowlevel.RunVar("otp_run_node", default=None)
 
 
 @final
@@ -465,6 +468,7 @@ class Node:
         self._timer_wakeup_at = math.inf
         self._all_exited = trio.Event()
         self._closing = False
+        self._closed = False
         self.tables: dict[Hashable, Any] = {}
         self._pending_calls: set[Ref] = set()
         self.crash_count = 0
@@ -754,6 +758,11 @@ def current_node() -> Node:
     """The node of the current task. Raises ``RuntimeError`` outside ``open_node``."""
     node = _current_node.get()
     if node is None:
+        try:
+            node = _run_node.get()
+        except RuntimeError:  # not inside trio.run
+            node = None
+    if node is None or node._closed:
         raise RuntimeError(
             "no otp node is running here; wrap your code in `async with otp.open_node():` "
             "or start it with `otp.run(main)`"
@@ -779,6 +788,9 @@ async def open_node(*, name: str = "nonode") -> AsyncIterator[Node]:
     async with trio.open_nursery() as nursery:
         node = Node(nursery, node_id=0, name=name)
         token = _current_node.set(node)
+        outer = _run_node.get()
+        if outer is None:
+            _run_node.set(node)
         nursery.start_soon(node._timer_loop, name="otp-timers")
         try:
             yield node
@@ -786,6 +798,9 @@ async def open_node(*, name: str = "nonode") -> AsyncIterator[Node]:
             with trio.CancelScope(shield=True):
                 await node._shutdown()
             _current_node.reset(token)
+            node._closed = True
+            if outer is None:
+                _run_node.set(None)
             nursery.cancel_scope.cancel()
 
 
