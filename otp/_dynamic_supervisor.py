@@ -72,6 +72,7 @@ class _Init:
 
 
 class _DynamicSupervisorServer(GenServer[_State]):
+    behaviour_name: ClassVar[str | None] = "DynamicSupervisor"
     trap_exit: ClassVar[bool] = True
 
     async def init(self, arg: _Init) -> Ok[_State]:

@@ -298,6 +298,8 @@ class GenServer(Generic[S]):
     #: Whether the process traps exits. Set True for servers that must run
     #: ``terminate`` when their supervisor shuts them down.
     trap_exit: ClassVar[bool] = False
+    #: How introspection names the behaviour (default: the class name).
+    behaviour_name: ClassVar[str | None] = None
 
     async def init(self, arg: Any) -> Ok[S] | Ignore | Stop[S]:
         raise NotImplementedError(f"{type(self).__qualname__} must implement init/1")
@@ -387,7 +389,8 @@ async def _start(cls: type[GenServer[Any]], arg: Any, *, name: str | None, link:
                  timeout: float | None) -> Pid:
     node = current_node()
     ack = _Ack()
-    pid = node.spawn(_server_main, cls, arg, ack, name=name, link=link, behaviour=cls.__qualname__,
+    pid = node.spawn(_server_main, cls, arg, ack, name=name, link=link,
+                     behaviour=cls.behaviour_name or cls.__qualname__,
                      trap_exit=cls.trap_exit)
     proc = node.process(pid)
     assert proc is not None

@@ -107,7 +107,7 @@ def find_process(snap: dict[str, Any], pid_or_name: str) -> dict[str, Any] | Non
     want = pid_or_name.strip()
     if want and not want.startswith("<") and want.count(".") == 2 and want.replace(".", "").isdigit():
         want = f"<{want}>"
-    stack = list(snap.get("tree", []))
+    stack: list[dict[str, Any]] = list(snap.get("tree", []))
     while stack:
         d = stack.pop()
         if d.get("pid") == want or d.get("name") == want:

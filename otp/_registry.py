@@ -24,7 +24,7 @@ import enum
 import itertools
 from collections.abc import Callable, Hashable, Iterable, ValuesView
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ._gen_server import GenServer, Ok
 from ._node import NoProcessError, Process, _current, current_node
@@ -88,6 +88,7 @@ class _Init:
 
 
 class _RegistryServer(GenServer[_Table]):
+    behaviour_name: ClassVar[str | None] = "Registry"
     async def init(self, arg: _Init) -> Ok[_Table]:
         node = current_node()
         key = ("registry", arg.name)
@@ -261,7 +262,7 @@ class PG:
         groups = tables.get(key)
         if groups is None:
             groups = tables[key] = {}
-        return groups  # type: ignore[no-any-return]
+        return groups
 
     @staticmethod
     def join(group: Hashable, pids: Pid | Iterable[Pid] | None = None, *, scope: str = "pg") -> None:

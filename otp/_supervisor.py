@@ -241,6 +241,7 @@ async def shutdown_child(pid: Pid, shutdown: float | ShutdownPolicy) -> ExitReas
 
 
 class _SupervisorServer(GenServer[_State]):
+    behaviour_name: ClassVar[str | None] = "Supervisor"
     trap_exit: ClassVar[bool] = True
 
     async def init(self, arg: _Init) -> Ok[_State]:
