@@ -85,6 +85,7 @@ def spawn_link(fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None =
 def spawn_monitor(fn: Callable[..., Awaitable[Any]], *args: Any,
                   name: str | None = None) -> tuple[Pid, Ref]:
     """Like ``spawn``, and monitor the new process from the current one, atomically."""
+    _me()  # outside a process, fail before spawning anything
     node = current_node()
     pid = node.spawn(fn, *args, name=name)
     return pid, monitor(pid)
