@@ -16,37 +16,49 @@ Example:
 
 from __future__ import annotations
 
-from ._errors import EncodeError as EncodeError
-from ._errors import InvalidMessageError as InvalidMessageError
-from ._errors import LongPollBodyError as LongPollBodyError
-from ._errors import ProtocolError as ProtocolError
-from ._etf import Atom as Atom
-from ._etf import ETFError as ETFError
-from ._etf import binary_to_term as binary_to_term
-from ._etf import term_to_binary as term_to_binary
-from ._longpoll import MAX_BASE64_LINE_BYTES as MAX_BASE64_LINE_BYTES
-from ._longpoll import MAX_POLL_BATCH_SIZE as MAX_POLL_BATCH_SIZE
-from ._longpoll import NDJSON_CONTENT_TYPE as NDJSON_CONTENT_TYPE
-from ._longpoll import encode_longpoll_response as encode_longpoll_response
-from ._longpoll import iter_longpoll_post as iter_longpoll_post
-from ._longpoll import parse_longpoll_post as parse_longpoll_post
-from ._message import Broadcast as Broadcast
-from ._message import Frame as Frame
-from ._message import JSONValue as JSONValue
-from ._message import Message as Message
-from ._message import Opcode as Opcode
-from ._message import Payload as Payload
-from ._message import Ref as Ref
-from ._message import Reply as Reply
-from ._serializer import V1_JSON_SERIALIZER as V1_JSON_SERIALIZER
-from ._serializer import V2_JSON_SERIALIZER as V2_JSON_SERIALIZER
-from ._serializer import Serializer as Serializer
-from ._serializer import V1JSONSerializer as V1JSONSerializer
-from ._serializer import V2JSONSerializer as V2JSONSerializer
-from ._serializer import negotiate_serializer as negotiate_serializer
-from ._websocket import encode_ws_close as encode_ws_close
-from ._websocket import encode_ws_frame as encode_ws_frame
-from ._websocket import frame_to_ws_bytes as frame_to_ws_bytes
+from ._errors import (
+    EncodeError as EncodeError,
+    InvalidMessageError as InvalidMessageError,
+    LongPollBodyError as LongPollBodyError,
+    ProtocolError as ProtocolError,
+)
+from ._etf import (
+    Atom as Atom,
+    ETFError as ETFError,
+    binary_to_term as binary_to_term,
+    term_to_binary as term_to_binary,
+)
+from ._longpoll import (
+    MAX_BASE64_LINE_BYTES as MAX_BASE64_LINE_BYTES,
+    MAX_POLL_BATCH_SIZE as MAX_POLL_BATCH_SIZE,
+    NDJSON_CONTENT_TYPE as NDJSON_CONTENT_TYPE,
+    encode_longpoll_response as encode_longpoll_response,
+    iter_longpoll_post as iter_longpoll_post,
+    parse_longpoll_post as parse_longpoll_post,
+)
+from ._message import (
+    Broadcast as Broadcast,
+    Frame as Frame,
+    JSONValue as JSONValue,
+    Message as Message,
+    Opcode as Opcode,
+    Payload as Payload,
+    Ref as Ref,
+    Reply as Reply,
+)
+from ._serializer import (
+    V1_JSON_SERIALIZER as V1_JSON_SERIALIZER,
+    V2_JSON_SERIALIZER as V2_JSON_SERIALIZER,
+    Serializer as Serializer,
+    V1JSONSerializer as V1JSONSerializer,
+    V2JSONSerializer as V2JSONSerializer,
+    negotiate_serializer as negotiate_serializer,
+)
+from ._websocket import (
+    encode_ws_close as encode_ws_close,
+    encode_ws_frame as encode_ws_frame,
+    frame_to_ws_bytes as frame_to_ws_bytes,
+)
 
 __all__ = [
     "MAX_BASE64_LINE_BYTES",
