@@ -183,6 +183,9 @@ def verify(
             token = token.decode("ascii")
         except UnicodeDecodeError:
             raise InvalidTokenError("token is not ASCII") from None
+    elif not isinstance(token, str):
+        # For example a list from a `token[]=...` query string.
+        raise InvalidTokenError(f"token must be a string, got {type(token).__name__}")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] not in _PROTECTED:
         raise InvalidTokenError("token is not a signed Phoenix token")

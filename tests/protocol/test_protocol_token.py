@@ -138,6 +138,11 @@ def test_tampered_tokens_are_invalid(mangle: Any) -> None:
         verify(SKB, "s", mangle(token), now=NOW)
 
 
+def test_non_string_token_is_invalid() -> None:
+    with pytest.raises(InvalidTokenError, match="token must be a string, got list"):
+        verify(SKB, "s", ["SFMyNTY.a.b"], now=NOW)  # type: ignore[arg-type]
+
+
 def test_token_with_other_secret_is_invalid() -> None:
     token = sign(SKB, "s", "x", signed_at=NOW)
     with pytest.raises(InvalidTokenError):
