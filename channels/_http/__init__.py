@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from ._policy import (
     AUTH_TOKEN_PREFIX as AUTH_TOKEN_PREFIX,
+    LONGPOLL_HEADERS as LONGPOLL_HEADERS,
     URI as URI,
     CheckOrigin as CheckOrigin,
     InvalidAuthToken as InvalidAuthToken,
     build_connect_info as build_connect_info,
     check_origin as check_origin,
     extract_auth_token as extract_auth_token,
+    longpoll_bad_request as longpoll_bad_request,
+    longpoll_preflight as longpoll_preflight,
+    longpoll_response as longpoll_response,
     parse_subprotocols as parse_subprotocols,
     parse_uri as parse_uri,
     parse_vsn as parse_vsn,
@@ -27,6 +31,7 @@ from ._request import (
     HTTPRequestError as HTTPRequestError,
     Request as Request,
 )
+from ._response import Response as Response, Upgrade as Upgrade
 from ._routing import PathPattern as PathPattern, RouteMatch as RouteMatch, Router as Router
 from ._server import (
     BodyReader as BodyReader,
@@ -37,8 +42,6 @@ from ._server import (
     RequestBodyTooLarge as RequestBodyTooLarge,
     RequestHeadersTooLarge as RequestHeadersTooLarge,
     RequestTimeout as RequestTimeout,
-    Response as Response,
-    Upgrade as Upgrade,
     UpgradeError as UpgradeError,
     serve_http as serve_http,
     stream_addresses as stream_addresses,
@@ -57,6 +60,7 @@ __all__ = [
     "HTTPRequestError",
     "Handler",
     "InvalidAuthToken",
+    "LONGPOLL_HEADERS",
     "PathPattern",
     "PrefixedStream",
     "Request",
@@ -72,6 +76,9 @@ __all__ = [
     "build_connect_info",
     "check_origin",
     "extract_auth_token",
+    "longpoll_bad_request",
+    "longpoll_preflight",
+    "longpoll_response",
     "parse_subprotocols",
     "parse_uri",
     "parse_vsn",

@@ -28,15 +28,20 @@ from types import EllipsisType
 from typing import Any, Literal, TypeAlias
 
 from ._request import Request
+from ._response import Response
 
 __all__ = [
     "AUTH_TOKEN_PREFIX",
+    "LONGPOLL_HEADERS",
     "CheckOrigin",
     "InvalidAuthToken",
     "URI",
     "build_connect_info",
     "check_origin",
     "extract_auth_token",
+    "longpoll_bad_request",
+    "longpoll_preflight",
+    "longpoll_response",
     "parse_subprotocols",
     "parse_uri",
     "parse_vsn",
@@ -439,3 +444,46 @@ def _inspect_list(values: Sequence[str]) -> str:
     """Render a list of strings like Elixir's ``inspect/1``: ``["a", "b"]``."""
     escaped = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
     return "[" + ", ".join(escaped) + "]"
+
+
+#: Headers on every long-poll response (§4.2): never cached, readable cross-origin.
+LONGPOLL_HEADERS: tuple[tuple[str, str], ...] = (
+    ("cache-control", "no-store"),
+    ("access-control-allow-origin", "*"),
+)
+
+
+def longpoll_response(body: bytes) -> Response:
+    """A long-poll answer: HTTP 200 with the JSON *body* (logical status inside it).
+
+    Carries ``content-type: application/json; charset=utf-8``, ``cache-control:
+    no-store`` and ``access-control-allow-origin: *``. Build *body* with
+    ``channels.protocol.encode_longpoll_response``.
+    """
+    return Response(200, [("content-type", "application/json; charset=utf-8"), *LONGPOLL_HEADERS], body)
+
+
+def longpoll_preflight(request: Request) -> Response:
+    """The answer to a long-poll ``OPTIONS`` (CORS preflight): HTTP 200, empty body.
+
+    ``access-control-allow-headers`` echoes the ``access-control-request-headers``
+    (all values joined with ``", "``), methods are ``get, post, options`` and the
+    preflight may be cached for an hour.
+    """
+    return Response(
+        200,
+        [
+            *LONGPOLL_HEADERS,
+            (
+                "access-control-allow-headers",
+                ", ".join(request.header_values("access-control-request-headers")),
+            ),
+            ("access-control-allow-methods", "get, post, options"),
+            ("access-control-max-age", "3600"),
+        ],
+    )
+
+
+def longpoll_bad_request() -> Response:
+    """The answer to a long-poll request with a method other than GET, POST or OPTIONS: 400, empty."""
+    return Response(400, list(LONGPOLL_HEADERS))

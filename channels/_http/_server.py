@@ -32,7 +32,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final, NoReturn, TypeAlias
 
@@ -40,6 +40,7 @@ import h11
 import trio
 
 from ._request import Address, BadRequest, HTTPRequestError, Request
+from ._response import Response, Upgrade
 
 __all__ = [
     "BodyReader",
@@ -117,25 +118,6 @@ class ClientDisconnected(Exception):
 
 class UpgradeError(RuntimeError):
     """:meth:`BodyReader.take_over` or :class:`Upgrade` was misused by a handler."""
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A complete response; the driver adds ``content-length`` and ``date``.
-
-    Any ``content-length``/``transfer-encoding`` header given here is replaced. A
-    ``connection: close`` header is honoured (the connection is closed after it).
-    The body is not sent for HEAD requests, 204 and 304.
-    """
-
-    status: int
-    headers: Sequence[tuple[str, str]] = ()
-    body: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class Upgrade:
-    """Handler result meaning "I took over the stream with :meth:`BodyReader.take_over`"."""
 
 
 class PrefixedStream(trio.abc.Stream):
@@ -419,6 +401,9 @@ class _ConnectionDriver:
                 try:
                     event = self.conn.next_event()
                 except h11.RemoteProtocolError as exc:
+                    if self._peer_closed:
+                        logger.debug("client %s closed mid-request: %s", _fmt(self.peer), exc)
+                        raise _Closing() from None
                     await self._reject(exc.error_status_hint, str(exc))
                 if event is h11.NEED_DATA:
                     await self._receive()

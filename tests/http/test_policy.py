@@ -15,6 +15,9 @@ from channels._http import (
     build_connect_info,
     check_origin,
     extract_auth_token,
+    longpoll_bad_request,
+    longpoll_preflight,
+    longpoll_response,
     parse_subprotocols,
     parse_uri,
     parse_vsn,
@@ -435,3 +438,40 @@ def test_upgrade_header_tokens_are_case_insensitive() -> None:
         ],
     )
     assert validate_websocket_upgrade(request) is None
+
+
+# -- long-poll responses (§4.2) ------------------------------------------------------------------
+
+
+def test_longpoll_response_is_http_200_json_uncached_and_cross_origin() -> None:
+    response = longpoll_response(b'{"status":410,"token":"t","messages":[]}')
+    assert response.status == 200
+    headers = dict(response.headers)
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert headers["cache-control"] == "no-store"
+    assert headers["access-control-allow-origin"] == "*"
+    assert response.body == b'{"status":410,"token":"t","messages":[]}'
+
+
+def test_longpoll_preflight_echoes_requested_headers() -> None:
+    request = Request.build(
+        method="OPTIONS",
+        target="/socket/longpoll",
+        headers=[
+            ("Access-Control-Request-Headers", "x-phoenix-authtoken"),
+            ("Access-Control-Request-Headers", "content-type"),
+        ],
+    )
+    response = longpoll_preflight(request)
+    assert response.status == 200
+    assert response.body == b""
+    headers = dict(response.headers)
+    assert headers["access-control-allow-headers"] == "x-phoenix-authtoken, content-type"
+    assert headers["access-control-allow-methods"] == "get, post, options"
+    assert headers["access-control-max-age"] == "3600"
+    assert headers["access-control-allow-origin"] == "*"
+
+
+def test_longpoll_other_methods_get_an_empty_400() -> None:
+    response = longpoll_bad_request()
+    assert (response.status, response.body) == (400, b"")
