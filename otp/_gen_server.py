@@ -121,6 +121,11 @@ class Stop(Generic[S]):
     state: S
     reply: Any = _NOTHING
 
+    @property
+    def has_reply(self) -> bool:
+        """Whether a reply was given (``Stop(reason, state, reply=...)``)."""
+        return self.reply is not _NOTHING
+
 
 @final
 class _Timeout:
