@@ -1,0 +1,193 @@
+"""The process behind each joined channel (Phoenix.Channel.Server; private machinery).
+
+It wraps the user's ``Channel`` the way ``Phoenix.Channel.Server`` wraps a module: the
+user writes callbacks, this GenServer runs them, validates what they return, talks the
+transport protocol (join result, replies, ``socket_close``, drain) and subscribes the
+channel to its topic with fastlane metadata.
+
+Join handshake: the transport starts this server under the socket pool; ``init`` monitors
+the transport and defers the join to ``handle_continue`` so the supervisor's
+``start_child`` returns at once; the join result goes back to the transport as a
+``JoinResult`` message, and the transport waits for it or for the channel's ``Down``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import otp
+
+from ._channel import Channel
+from ._fastlane import FastlaneSub
+from ._messages import ClientMessage, Drain, JoinResult, PushFrame, SocketClose, SocketDrain
+from ._pubsub import PubSub
+from ._socket import Error, Ok, Socket
+from .protocol import Broadcast, Reply
+
+__all__ = ["ChannelServer", "JoinArgs"]
+
+logger = logging.getLogger("channels.channel")
+
+
+@dataclass(frozen=True, slots=True)
+class JoinArgs:
+    channel: type[Channel]
+    socket: Socket
+    payload: Any
+    ref: otp.Ref
+    #: The fastlane subscription, made by the transport so that it can mark it ready.
+    sub: FastlaneSub
+
+
+def _status_payload(reply: Any) -> tuple[str, Any]:
+    if isinstance(reply, str):
+        return reply, {}
+    if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], str):
+        return reply[0], reply[1]
+    raise otp.BadReturnError(
+        f'expected a reply of "ok" | "error" | (status, payload), got: {reply!r}'
+    )
+
+
+class ChannelServer(otp.GenServer[Socket]):
+    behaviour_name = "Channel"
+
+    channel: Channel
+    transport_ref: otp.Ref
+
+    async def init(self, arg: JoinArgs) -> otp.Ok[Socket]:
+        me = otp.current_process()
+        assert me is not None
+        me.behaviour = arg.channel.__qualname__
+        self.channel = arg.channel()
+        self.args = arg
+        socket = arg.socket
+        assert socket.transport_pid is not None
+        self.transport_ref = otp.monitor(socket.transport_pid)
+        return otp.Ok(socket._evolve(channel_pid=me.pid), continue_=arg)
+
+    def format_status(self, state: Socket) -> Any:
+        return {
+            "topic": state.topic,
+            "channel": type(self.channel).__qualname__,
+            "joined": state.joined,
+            "transport": str(state.transport_pid),
+            "join_ref": state.join_ref,
+            "assigns": sorted(str(k) for k in state.assigns),
+        }
+
+    # -- join ----------------------------------------------------------------------------
+
+    async def handle_continue(self, arg: JoinArgs, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
+        name = type(self.channel).__qualname__
+        try:
+            result = await self.channel.join(socket.topic or "", arg.payload, socket)
+            if type(result) is not Ok and type(result) is not Error:
+                raise otp.BadReturnError(
+                    f"expected {name}.join to return Ok(socket) | Ok(socket, reply) | "
+                    f"Error(reply), got: {result!r}"
+                )
+        except Exception as exc:
+            # "join crashed": the transport sees our Down. terminate does not run: the
+            # state is not a joined socket.
+            raise otp.ProcessExit(exc) from None
+        transport = socket.transport_pid
+        assert transport is not None
+        if isinstance(result, Error):
+            otp.send(transport, JoinResult(arg.ref, "error", {} if result.reply is None else result.reply))
+            return otp.Stop(otp.SHUTDOWN, socket)
+        joined = result.socket._evolve(joined=True)
+        assert joined.pubsub_server is not None
+        PubSub.subscribe(joined.pubsub_server, joined.topic or "", metadata=arg.sub)
+        otp.send(transport, JoinResult(arg.ref, "ok", {} if result.reply is None else result.reply))
+        return otp.NoReply(joined)
+
+    # -- messages -----------------------------------------------------------------------
+
+    async def handle_info(self, msg: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
+        t = type(msg)
+        if t is ClientMessage:
+            return await self._handle_in(msg.message, socket)
+        if t is Broadcast:
+            if msg.topic == socket.topic:
+                res = await self.channel.handle_out(msg.event, msg.payload, socket)
+                return self._result("handle_out", res, socket)
+            res = await self.channel.handle_info(msg, socket)
+            return self._result("handle_info", res, socket)
+        if t is otp.Down and msg.ref is self.transport_ref:
+            reason = otp.Shutdown("closed") if msg.reason == otp.NORMAL else msg.reason
+            return otp.Stop(reason, socket)
+        if t is Drain:
+            assert socket.transport_pid is not None
+            otp.send(socket.transport_pid, SocketDrain())
+            return self._stop(otp.Shutdown("draining"), socket)
+        res = await self.channel.handle_info(msg, socket)
+        return self._result("handle_info", res, socket)
+
+    async def _handle_in(self, message: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
+        if message.event == "phx_leave":
+            self._reply(socket, message.ref, ("ok", {}))
+            return self._stop(otp.Shutdown("left"), socket)
+        res = await self.channel.handle_in(message.event, message.payload, socket._evolve(ref=message.ref))
+        name = f"{type(self.channel).__qualname__}.handle_in"
+        if isinstance(res, otp.Reply):
+            self._reply(socket, message.ref, _status_payload(res.reply))
+            return otp.NoReply(res.state._evolve(ref=None))
+        if isinstance(res, otp.NoReply):
+            return otp.NoReply(res.state._evolve(ref=None))
+        if isinstance(res, otp.Stop):
+            if res.has_reply:
+                self._reply(socket, message.ref, _status_payload(res.reply))
+            return self._stop(res.reason, res.state)
+        raise otp.BadReturnError(
+            f"expected {name} to return Reply(reply, socket) | NoReply(socket) | "
+            f"Stop(reason, socket[, reply=...]), got: {res!r}"
+        )
+
+    def _reply(self, socket: Socket, ref: Any, status_payload: tuple[str, Any]) -> None:
+        assert socket.serializer is not None
+        assert socket.transport_pid is not None
+        status, payload = status_payload
+        frame = socket.serializer.encode_reply(Reply(socket.topic or "", status, payload, ref, socket.join_ref))
+        otp.send(socket.transport_pid, PushFrame(frame))
+
+    def _result(self, callback: str, res: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
+        t = type(res)
+        if t is otp.NoReply:
+            return res  # type: ignore[no-any-return]
+        if t is otp.Stop:
+            return self._stop(res.reason, res.state)
+        raise otp.BadReturnError(
+            f"expected {type(self.channel).__qualname__}.{callback} to return NoReply(socket) | "
+            f"Stop(reason, socket), got: {res!r}"
+        )
+
+    def _stop(self, reason: otp.ExitReason, socket: Socket) -> otp.Stop[Socket]:
+        if otp.is_normal_exit(reason) and socket.transport_pid is not None:
+            me = otp.current_process()
+            assert me is not None
+            otp.send(socket.transport_pid, SocketClose(me.pid, reason))
+        return otp.Stop(reason, socket)
+
+    async def handle_call(self, request: Any, from_: otp.From, socket: Socket
+                          ) -> otp.Reply[Socket] | otp.NoReply[Socket] | otp.Stop[Socket]:
+        res = await self.channel.handle_call(request, from_, socket)
+        if type(res) is otp.Stop:
+            return self._stop(res.reason, res.state)
+        return res
+
+    async def handle_cast(self, request: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
+        return self._result("handle_cast", await self.channel.handle_cast(request, socket), socket)
+
+    async def terminate(self, reason: otp.ExitReason, socket: Socket) -> None:
+        await self.channel.terminate(reason, socket)
+
+
+def channel_child_spec(args: JoinArgs) -> otp.ChildSpec:
+    async def start() -> otp.Pid:
+        return await ChannelServer.start_link(args)
+
+    return otp.ChildSpec(id="channel", start=start, restart=otp.Restart.TEMPORARY, shutdown=5.0,
+                         behaviour=args.channel.__qualname__)

@@ -1,0 +1,593 @@
+"""The Endpoint: the supervision tree that serves sockets, and the broadcast API.
+
+Example::
+
+    endpoint = channels.Endpoint(
+        name="HelloSockets.Endpoint",
+        port=4000,
+        sockets=[channels.SocketMount("/socket", UserSocket)],
+    )
+    endpoint.run()                      # or: await endpoint.start_link() inside a node
+
+The tree, as in the seed documents (Phoenix's endpoint, ranch's listener)::
+
+    Endpoint (Supervisor, one_for_one)
+    ├─ <name>.PubSub              PubSub supervisor: registry partitions + adapter
+    ├─ <name>.<Socket>.Pool       PartitionSupervisor: one DynamicSupervisor per CPU,
+    │                             channel servers under them (restart temporary)
+    ├─ <name>.LongPoll            DynamicSupervisor of long-poll sessions (if any mount has it)
+    ├─ <name>.Listener            Supervisor (rest_for_one)
+    │  ├─ <name>.ListenSockets    owns the listening sockets (SO_REUSEPORT, one per acceptor)
+    │  ├─ <name>.Connections      DynamicSupervisor: one process per accepted connection
+    │  └─ <name>.Acceptors        Supervisor of N acceptor processes
+    └─ <name>.Drainer             on shutdown: phx_drain to every channel, in batches
+
+Children stop in reverse order, so on shutdown the drainer runs first (sockets close with
+1012, the JS client reconnects elsewhere), then the listener stops accepting and closes
+what is left, then the pools and the PubSub go.
+
+``max_connections`` applies back-pressure: at the limit, acceptors stop accepting (the
+kernel's backlog holds new clients) until a connection ends, instead of failing them.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket as stdsocket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+import otp
+
+from ._fastlane import broadcast as _broadcast
+from ._http import (
+    BodyReader,
+    HTTPLimits,
+    InvalidAuthToken,
+    Request,
+    Response,
+    Router,
+    StaticFiles,
+    Upgrade,
+    build_connect_info,
+    check_origin,
+    extract_auth_token,
+    parse_subprotocols,
+    parse_vsn,
+    select_subprotocol,
+    serve_http,
+    stream_addresses,
+    validate_websocket_upgrade,
+)
+from ._messages import Drain
+from ._pubsub import Adapter, AdapterFactory, PubSub
+from ._socket import Error, Ok, Socket
+from ._websocket import WebSocketOptions, run_websocket
+from .protocol import negotiate_serializer
+
+__all__ = ["DrainerOptions", "Endpoint", "SocketMount"]
+
+logger = logging.getLogger("channels.endpoint")
+
+DEFAULT_CONNECT_INFO = ("peer_data", "uri", "user_agent", "x_headers",
+                        "trace_context_headers", "sec_websocket_headers")
+
+
+@dataclass(frozen=True)
+class SocketMount:
+    """A socket handler mounted at ``path`` (Phoenix's ``socket "/socket", UserSocket``).
+
+    WebSocket is served at ``path + "/websocket"``, long-poll (when enabled) at
+    ``path + "/longpoll"``. ``path`` may hold ``:vars``; their values join the params.
+    """
+
+    path: str
+    handler: type[Socket]
+    websocket: WebSocketOptions | bool = True
+    longpoll: Any = False
+    #: None: the endpoint's setting. True, False, a list of origins, "conn" or a callable.
+    check_origin: Any = None
+    connect_info: Sequence[Any] = DEFAULT_CONNECT_INFO
+    #: Accept the token the JS client's ``authToken`` sends in Sec-WebSocket-Protocol.
+    auth_token: bool = False
+    #: DynamicSupervisor partitions for this socket's channels (default: CPU count).
+    partitions: int | None = None
+
+
+@dataclass(frozen=True)
+class DrainerOptions:
+    """How the endpoint drains sockets on shutdown (Phoenix's ``drainer:`` option)."""
+
+    batch_size: int = 10_000
+    batch_interval: float = 2.0
+    shutdown: float = 30.0
+
+
+@dataclass(eq=False)
+class _Runtime:
+    """What connection processes need, shared by reference (never copied per connection)."""
+
+    endpoint: Endpoint
+    router: Router[tuple[SocketMount, str]]
+    static: StaticFiles | None
+    limiter: _Limiter
+    extra_routes: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+
+
+class _Limiter:
+    """Counts live connections; acceptors wait for a free slot (back-pressure)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.high_water = 0
+        self._lot = trio.lowlevel.ParkingLot()
+
+    async def wait_for_slot(self) -> None:
+        while self.count >= self.limit:
+            await self._lot.park()
+
+    def acquire(self) -> None:
+        self.count += 1
+        if self.count > self.high_water:
+            self.high_water = self.count
+
+    def release(self) -> None:
+        self.count -= 1
+        self._lot.unpark()
+
+
+class Endpoint:
+    """A configured endpoint. Start it as a supervised tree; broadcast through it."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "Endpoint",
+        host: str = "127.0.0.1",
+        port: int = 4000,
+        sockets: Sequence[SocketMount] = (),
+        static_dir: str | os.PathLike[str] | None = None,
+        static_files: Mapping[str, str | os.PathLike[str]] | None = None,
+        check_origin: Any = True,
+        url_host: str | None = None,
+        num_acceptors: int = 4,
+        max_connections: int = 16_384,
+        pubsub_partitions: int | None = None,
+        pubsub_adapter: Adapter | None = None,
+        pubsub_adapter_spec: AdapterFactory | None = None,
+        drainer: DrainerOptions | None = DrainerOptions(),
+        http_limits: HTTPLimits | None = None,
+        secret_key_base: str | None = None,
+        extra_children: Sequence[otp.ChildSpec] = (),
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.requested_port = port
+        self.sockets = list(sockets)
+        self.static_dir = static_dir
+        self.static_files = dict(static_files or {})
+        self.check_origin = check_origin
+        self.url_host = url_host
+        self.num_acceptors = max(1, num_acceptors)
+        self.max_connections = max_connections
+        self.pubsub_partitions = pubsub_partitions
+        self.pubsub_adapter = pubsub_adapter
+        self.pubsub_adapter_spec = pubsub_adapter_spec
+        self.drainer = drainer
+        self.http_limits = http_limits or HTTPLimits()
+        self.secret_key_base = secret_key_base or os.urandom(32).hex()
+        self.extra_children = list(extra_children)
+        self.pubsub_server = f"{name}.PubSub"
+        self.port: int | None = None
+        self.extra_routes: list[tuple[str, Callable[..., Any]]] = []
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.name} {self.host}:{self.port or self.requested_port}>"
+
+    def pool_name(self, handler: type[Socket]) -> str:
+        return f"{self.name}.{handler.__qualname__}.Pool"
+
+    # -- supervision tree ----------------------------------------------------------------
+
+    def children(self) -> list[otp.ChildSpec]:
+        children = [
+            PubSub.child_spec(name=self.pubsub_server, partitions=self.pubsub_partitions,
+                              adapter=self.pubsub_adapter, adapter_spec=self.pubsub_adapter_spec),
+        ]
+        seen: set[str] = set()
+        for mount in self.sockets:
+            pool = self.pool_name(mount.handler)
+            if pool not in seen:
+                seen.add(pool)
+                children.append(otp.PartitionSupervisor.child_spec(name=pool, partitions=mount.partitions))
+        if any(m.longpoll for m in self.sockets):
+            from ._longpoll import longpoll_children
+
+            children.extend(longpoll_children(self))
+        children.extend(self.extra_children)
+        children.append(otp.Supervisor.child_spec(
+            self._listener_children(), id="listener", name=f"{self.name}.Listener",
+            strategy=otp.Strategy.REST_FOR_ONE,
+        ))
+        if self.drainer is not None:
+            children.append(_Drainer.child_spec((self, self.drainer), id="drainer",
+                                                name=f"{self.name}.Drainer"))
+        return children
+
+    def child_spec(self) -> otp.ChildSpec:
+        """A spec for starting this endpoint under your own supervisor."""
+        return otp.Supervisor.child_spec(self.children(), id=self.name, name=self.name)
+
+    async def start_link(self) -> otp.Pid:
+        """Start the endpoint's tree linked to the caller; return once it listens."""
+        return await otp.Supervisor.start_link(self.children(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop the endpoint (drain, close connections, stop everything)."""
+        await otp.Supervisor.stop(self.name, otp.SHUTDOWN)
+
+    def run(self) -> None:
+        """Serve forever in a fresh node (Ctrl-C stops it, draining first)."""
+
+        async def main() -> None:
+            await self.start_link()
+            print(f"[{self.name}] listening on http://{self.host}:{self.port}", flush=True)
+            await trio.sleep_forever()
+
+        try:
+            otp.run(main)
+        except KeyboardInterrupt:
+            pass
+
+    def _runtime(self) -> _Runtime:
+        runtime = otp.current_node().tables.get(("endpoint", self.name))
+        assert runtime is not None, "endpoint is not running"
+        return runtime  # type: ignore[no-any-return]
+
+    def _listener_children(self) -> list[otp.ChildSpec]:
+        endpoint = self
+
+        async def start_sockets() -> otp.Pid:
+            return await _ListenSockets.start_link(endpoint, name=f"{endpoint.name}.ListenSockets")
+
+        def acceptor_start(i: int) -> Callable[[], otp.Pid]:
+            return lambda: otp.spawn_link(_acceptor, endpoint, i)
+
+        acceptors = [
+            otp.ChildSpec(id=i, start=acceptor_start(i), behaviour="Acceptor", shutdown=otp.BRUTAL_KILL)
+            for i in range(self.num_acceptors)
+        ]
+        return [
+            otp.ChildSpec(id="sockets", start=start_sockets, behaviour="ListenSockets"),
+            otp.DynamicSupervisor.child_spec(id="connections", name=f"{self.name}.Connections"),
+            otp.Supervisor.child_spec(acceptors, id="acceptors", name=f"{self.name}.Acceptors"),
+        ]
+
+    # -- broadcasting -------------------------------------------------------------------------
+
+    def broadcast(self, topic: str, event: str, payload: Any) -> None:
+        """Broadcast ``event`` to every subscriber of ``topic`` on every node."""
+        _broadcast(self.pubsub_server, topic, event, payload)
+
+    def broadcast_from(self, from_pid: otp.Pid, topic: str, event: str, payload: Any) -> None:
+        """Broadcast to every subscriber of ``topic`` except ``from_pid``."""
+        _broadcast(self.pubsub_server, topic, event, payload, from_pid=from_pid)
+
+    def local_broadcast(self, topic: str, event: str, payload: Any) -> None:
+        """Broadcast to subscribers on this node only."""
+        _broadcast(self.pubsub_server, topic, event, payload, local=True)
+
+    def local_broadcast_from(self, from_pid: otp.Pid, topic: str, event: str, payload: Any) -> None:
+        _broadcast(self.pubsub_server, topic, event, payload, from_pid=from_pid, local=True)
+
+    def subscribe(self, topic: str) -> None:
+        """Subscribe the current process to ``topic`` (it receives ``Broadcast`` messages)."""
+        PubSub.subscribe(self.pubsub_server, topic)
+
+    def unsubscribe(self, topic: str) -> None:
+        PubSub.unsubscribe(self.pubsub_server, topic)
+
+    def statistics(self) -> dict[str, Any]:
+        rt = self._runtime()
+        return {
+            "connections": rt.limiter.count,
+            "connections_high_water": rt.limiter.high_water,
+            "max_connections": rt.limiter.limit,
+            "port": self.port,
+            "pubsub": PubSub.statistics(self.pubsub_server),
+        }
+
+
+# -- listening sockets ------------------------------------------------------------------------
+
+
+class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
+    """Binds one SO_REUSEPORT listening socket per acceptor and owns them."""
+
+    behaviour_name = "ListenSockets"
+
+    async def init(self, endpoint: Endpoint) -> otp.Ok[list[trio.socket.SocketType]]:
+        socks: list[trio.socket.SocketType] = []
+        port = endpoint.requested_port
+        try:
+            for _ in range(endpoint.num_acceptors):
+                sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in endpoint.host else stdsocket.AF_INET,
+                                          stdsocket.SOCK_STREAM)
+                sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
+                if hasattr(stdsocket, "SO_REUSEPORT"):
+                    sock.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEPORT, 1)
+                await sock.bind((endpoint.host, port))
+                sock.listen(4096)
+                socks.append(sock)
+                port = sock.getsockname()[1]
+        except OSError as exc:
+            for s in socks:
+                s.close()
+            raise OSError(exc.errno, f"{endpoint.name} cannot listen on {endpoint.host}:"
+                                     f"{endpoint.requested_port}: {exc.strerror}") from None
+        endpoint.port = port
+        node = otp.current_node()
+        router: Router[tuple[SocketMount, str]] = Router()
+        for mount in endpoint.sockets:
+            base = mount.path.rstrip("/")
+            if mount.websocket:
+                router.add(base + "/websocket", (mount, "websocket"))
+            if mount.longpoll:
+                router.add(base + "/longpoll", (mount, "longpoll"))
+        static = None
+        if endpoint.static_dir is not None or endpoint.static_files:
+            static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
+        rt = _Runtime(endpoint, router, static, _Limiter(endpoint.max_connections),
+                      list(endpoint.extra_routes))
+        node.tables[("endpoint", endpoint.name)] = rt
+        node.tables[("listen_sockets", endpoint.name)] = socks
+        me = otp.current_process()
+        assert me is not None
+
+        def close_all(_p: otp.Process, _r: Any) -> None:
+            for s in socks:
+                s.close()
+            node.tables.pop(("listen_sockets", endpoint.name), None)
+
+        me.add_exit_hook(close_all)
+        return otp.Ok(socks)
+
+    def format_status(self, state: list[trio.socket.SocketType]) -> Any:
+        return {"sockets": len(state), "address": str(state[0].getsockname()) if state else None}
+
+
+_OVERLOAD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+async def _acceptor(endpoint: Endpoint, index: int) -> None:
+    node = otp.current_node()
+    me = otp.current_process()
+    assert me is not None
+    socks = node.tables[("listen_sockets", endpoint.name)]
+    listener = socks[index % len(socks)]
+    rt: _Runtime = node.tables[("endpoint", endpoint.name)]
+    accepted = 0
+    me.summary = lambda: {"accepted": accepted, "port": endpoint.port}
+    conns = f"{endpoint.name}.Connections"
+    while True:
+        await rt.limiter.wait_for_slot()
+        try:
+            sock, _addr = await listener.accept()
+        except OSError as exc:
+            if exc.errno in _OVERLOAD:
+                logger.error("acceptor %s: %s; backing off for 100 ms", me.pid, os.strerror(exc.errno or 0))
+                await trio.sleep(0.1)
+                continue
+            raise
+        accepted += 1
+        stream = trio.SocketStream(sock)
+        rt.limiter.acquire()
+        try:
+            await otp.DynamicSupervisor.start_child(conns, _connection_spec(stream, rt))
+        except Exception:
+            rt.limiter.release()
+            sock.close()
+            raise
+
+
+def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
+    return otp.ChildSpec(id="connection", start=lambda: otp.spawn_link(_connection, stream, rt),
+                         restart=otp.Restart.TEMPORARY, shutdown=otp.BRUTAL_KILL,
+                         behaviour="Connection")
+
+
+# -- connection processes -------------------------------------------------------------------
+
+
+async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
+    me = otp.current_process()
+    assert me is not None
+    me.behaviour = "Connection"
+    me.add_exit_hook(lambda _p, _r: rt.limiter.release())
+    peer, _local = stream_addresses(stream)
+    me.summary = lambda: {"transport": "http", "peer": f"{peer[0]}:{peer[1]}" if peer else None}
+
+    async def handler(request: Request, body: BodyReader) -> Response | Upgrade:
+        return await _route(rt, me, stream, request, body)
+
+    try:
+        await serve_http(stream, handler, limits=rt.endpoint.http_limits)
+    finally:
+        stream.socket.close()
+
+
+_NOT_FOUND = Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")
+
+
+async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, request: Request,
+                 body: BodyReader) -> Response | Upgrade:
+    match = rt.router.match(request.path_segments)
+    if match is not None:
+        mount, kind = match.handler
+        if kind == "websocket":
+            return await _websocket(rt, me, stream, mount, request, body, match.params)
+        from ._longpoll import handle_longpoll
+
+        return await handle_longpoll(rt.endpoint, mount, request, body, match.params)
+    for prefix, fn in rt.extra_routes:
+        if request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/"):
+            result: Response | Upgrade = await fn(request, body)
+            return result
+    if rt.static is not None and rt.static.handles(request.path):
+        return await rt.static(request, body)
+    return _NOT_FOUND
+
+
+_FORBIDDEN = Response(403, [("content-type", "text/plain; charset=utf-8")], b"")
+
+
+def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> bool:
+    policy = mount.check_origin if mount.check_origin is not None else endpoint.check_origin
+    origin = request.header("origin")
+    ok = check_origin(origin, policy, endpoint_host=endpoint.url_host or request.host,
+                      request_scheme=request.scheme, request_host=request.host,
+                      request_port=request.port)
+    if not ok:
+        logger.error("Could not check origin for Phoenix.Socket transport.\n\nOrigin of the request: "
+                     "%s\n\nThis happens when you are attempting a socket connection to a different "
+                     "host than the one configured in your endpoint (url_host=%r) or check_origin.",
+                     origin, endpoint.url_host)
+    return ok
+
+
+async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping[str, Any],
+                         connect_info: Mapping[str, Any], transport: str, transport_pid: otp.Pid,
+                         vsn: str | None) -> Socket | None:
+    """Negotiate the serializer and run the user's ``connect``/``id``; None means refuse."""
+    serializer = negotiate_serializer(vsn)
+    if serializer is None:
+        logger.warning("The client's requested transport version %r does not match server's "
+                       "version requirements of ~> 1.0.0 or ~> 2.0.0", vsn)
+        return None
+    socket = mount.handler()
+    socket.endpoint = endpoint
+    socket.transport = transport
+    socket.transport_pid = transport_pid
+    socket.serializer = serializer
+    socket.pubsub_server = endpoint.pubsub_server
+    name = mount.handler.__qualname__
+    result = await socket.connect(params, connect_info)  # type: ignore[arg-type]
+    if type(result) is Error:
+        logger.info("%s refused a connection: %r", name, result.reply)
+        return None
+    if type(result) is not Ok or not isinstance(result.socket, Socket):
+        logger.error("%s.connect returned an invalid value (expected Ok(socket) | Error()), got: %r",
+                     name, result)
+        return None
+    connected: Socket = result.socket
+    sid: Any = connected.id()
+    if sid is not None and not isinstance(sid, str):
+        logger.error("%s.id must return a str or None, got: %r", name, sid)
+        return None
+    connected.socket_id = sid
+    return connected
+
+
+async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, mount: SocketMount,
+                     request: Request, body: BodyReader, path_params: Mapping[str, str]) -> Response | Upgrade:
+    endpoint = rt.endpoint
+    if request.method != "GET":
+        return Response(400)
+    if not origin_allowed(endpoint, mount, request):
+        return _FORBIDDEN
+    options = mount.websocket if isinstance(mount.websocket, WebSocketOptions) else WebSocketOptions()
+    token: str | None = None
+    protocols = parse_subprotocols(request.header_values("sec-websocket-protocol"))
+    if mount.auth_token:
+        try:
+            token, protocols = extract_auth_token(request.header_values("sec-websocket-protocol"))
+        except InvalidAuthToken as exc:
+            logger.warning("refusing WebSocket: %s", exc)
+            return _FORBIDDEN
+    configured = list(options.subprotocols) if options.subprotocols is not None else None
+    if token is not None:
+        configured = ["phoenix", *(configured or [])]
+    ok, chosen = select_subprotocol(protocols, configured)
+    if not ok:
+        logger.error("Could not check Websocket subprotocols for Phoenix.Socket transport. "
+                     "Subprotocols of the request: %r; configured: %r", protocols, configured)
+        return _FORBIDDEN
+    params = {**request.query_dict(), **path_params}
+    connect_info = build_connect_info(request, mount.connect_info, auth_token=token,
+                                      subprotocols=protocols)
+    try:
+        socket = await connect_socket(endpoint, mount, params, connect_info, "websocket", me.pid,
+                                      parse_vsn(request.query_params))
+    except Exception:
+        logger.exception("%s.connect crashed", mount.handler.__qualname__)
+        return Response(500)
+    if socket is None:
+        return _FORBIDDEN
+    problem = validate_websocket_upgrade(request)
+    if problem is not None:
+        return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
+    taken = body.take_over()
+    me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
+    try:
+        await run_websocket(taken, stream.socket.fileno(), socket, subprotocol=chosen,
+                            options=options, pool=endpoint.pool_name(mount.handler))
+    finally:
+        stream.socket.close()
+    return Upgrade()
+
+
+# -- drainer -------------------------------------------------------------------------------
+
+
+class _Drainer(otp.GenServer[tuple[Endpoint, DrainerOptions]]):
+    """Sends ``phx_drain`` to every channel when the endpoint shuts down (Phoenix's PoolDrainer)."""
+
+    behaviour_name = "Drainer"
+    trap_exit = True
+
+    async def init(self, arg: tuple[Endpoint, DrainerOptions]) -> otp.Ok[tuple[Endpoint, DrainerOptions]]:
+        return otp.Ok(arg)
+
+    async def terminate(self, reason: otp.ExitReason, state: tuple[Endpoint, DrainerOptions]) -> None:
+        endpoint, opts = state
+        node = otp.current_node()
+        pids: list[otp.Pid] = []
+        for pool in sorted({endpoint.pool_name(m.handler) for m in endpoint.sockets}):
+            try:
+                n = otp.PartitionSupervisor.partitions(pool)
+            except otp.SupervisorError:
+                continue
+            for i in range(n):
+                try:
+                    pids.extend(pid for _, pid, _, _ in await otp.DynamicSupervisor.which_children(f"{pool}.{i}"))
+                except otp.CallError:
+                    continue
+        if not pids:
+            return
+        logger.info("%s draining %d channels in batches of %d", endpoint.name, len(pids), opts.batch_size)
+        # The transports of these channels: we wait for them to finish their 1012 close.
+        transports: set[otp.Pid] = set()
+        for pid in pids:
+            proc = node.process(pid)
+            summary = proc.summary() if proc is not None and proc.summary is not None else None
+            if isinstance(summary, dict) and summary.get("transport"):
+                tpid = node.pid_from_string(str(summary["transport"]))
+                if tpid is not None:
+                    transports.add(tpid)
+        refs = {otp.monitor(t) for t in transports}
+        with trio.move_on_after(opts.shutdown):
+            for start in range(0, len(pids), opts.batch_size):
+                for pid in pids[start:start + opts.batch_size]:
+                    node.send(pid, Drain())
+                if start + opts.batch_size < len(pids):
+                    await trio.sleep(opts.batch_interval)
+            while refs:
+                msg = await otp.receive(lambda m: type(m) is otp.Down and m.ref in refs)
+                refs.discard(msg.ref)
+

@@ -1,0 +1,118 @@
+"""Fastlane: encode a broadcast once per serializer and write it straight to transports.
+
+Phoenix's ``Phoenix.Channel.Server.dispatch/3`` does the same: a subscriber entry carries
+``{:fastlane, transport_pid, serializer, intercepts}``; a broadcast whose event the channel
+does not intercept is serialised once (per serializer, per dispatch) and handed to the
+transport directly, never through the channel process.
+
+We go one step further, because a mailbox hop per subscriber costs a Trio scheduler pass
+(about 9 µs here, see ``reference/performance.md`` B1/B4): the entry holds the transport's
+*sink*, and the frame bytes are written to the socket synchronously, in the broadcasting
+task, while the kernel buffer accepts them (``channels._writer``). For WebSocket the frame
+is also framed once: server frames are unmasked, so the bytes are identical for every
+subscriber.
+
+A join is the one place where this could reorder frames: the channel subscribes before
+the transport has written the join reply. Until the transport marks the subscription
+``ready`` (right after writing that reply), broadcasts go through the transport's mailbox
+like any other push, and the transport flushes them before it flips the flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import otp
+
+from ._messages import PushFrame
+from ._pubsub import PubSub, register_dispatcher
+from .protocol import Broadcast, Frame, Serializer, frame_to_ws_bytes
+
+__all__ = ["FastlaneSub", "Sink", "broadcast", "fastlane_dispatcher"]
+
+
+class Sink(Protocol):
+    """Where a transport takes pre-encoded frames from the fastlane."""
+
+    #: "ws" (WebSocket-framed bytes) or "raw" (the serializer's bytes, for long-poll).
+    encoding: str
+
+    def write_fastlane(self, frame: Frame, data: bytes) -> None:
+        """Write one broadcast frame; ``data`` is ``frame`` encoded for ``encoding``."""
+
+
+class FastlaneSub:
+    """The metadata of a channel's subscription to its own topic."""
+
+    __slots__ = ("intercepts", "ready", "serializer", "sink", "transport_pid")
+
+    def __init__(self, sink: Sink, serializer: Serializer, intercepts: frozenset[str],
+                 transport_pid: otp.Pid) -> None:
+        self.sink = sink
+        self.serializer = serializer
+        self.intercepts = intercepts
+        self.transport_pid = transport_pid
+        self.ready = False
+
+    def __repr__(self) -> str:
+        return f"<FastlaneSub {self.transport_pid} {self.sink.encoding} ready={self.ready}>"
+
+
+class _FastlaneDispatcher:
+    __slots__ = ("cache", "last")
+
+    def __init__(self) -> None:
+        self.last: Any = None
+        self.cache: dict[tuple[Serializer, str], tuple[Frame, bytes]] = {}
+
+    def __call__(self, entries: Iterable[tuple[otp.Pid, Any]], from_pid: otp.Pid | None,
+                 msg: Any) -> None:
+        node = otp.current_node()
+        if type(msg) is not Broadcast:
+            for pid, _meta in entries:
+                if pid is not from_pid:
+                    node.send(pid, msg)
+            return
+        if msg is not self.last:
+            # Registry.dispatch calls us once per partition: keep the encodings of the
+            # current broadcast across those calls.
+            self.last = msg
+            self.cache = {}
+        cache = self.cache
+        event = msg.event
+        for pid, meta in entries:
+            if pid is from_pid:
+                continue
+            if type(meta) is not FastlaneSub:
+                node.send(pid, msg)
+                continue
+            if event in meta.intercepts:
+                node.send(pid, msg)
+                continue
+            key = (meta.serializer, meta.sink.encoding)
+            hit = cache.get(key)
+            if hit is None:
+                frame = meta.serializer.fastlane(msg)
+                data = frame_to_ws_bytes(frame) if key[1] == "ws" else frame.data
+                hit = cache[key] = (frame, data)
+            if meta.ready:
+                meta.sink.write_fastlane(hit[0], hit[1])
+            else:
+                node.send(meta.transport_pid, PushFrame(hit[0], meta))
+
+
+fastlane_dispatcher = _FastlaneDispatcher()
+register_dispatcher("channels", fastlane_dispatcher)
+
+
+def broadcast(pubsub: str, topic: str, event: str, payload: Any, *,
+              from_pid: otp.Pid | None = None, local: bool = False) -> None:
+    """Broadcast a channel event (the ``Phoenix.Channel.Server`` dispatcher)."""
+    if not isinstance(topic, str) or not isinstance(event, str):
+        raise TypeError(f"topic and event must be str, got {topic!r}, {event!r}")
+    msg = Broadcast(topic, event, payload)
+    if local:
+        PubSub.local_broadcast_from(pubsub, from_pid, topic, msg, "channels")
+    else:
+        PubSub.broadcast_from(pubsub, from_pid, topic, msg, "channels")

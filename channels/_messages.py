@@ -1,0 +1,59 @@
+"""Messages exchanged by transports and channel servers (private)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import otp
+
+from .protocol import Frame, Message
+
+if TYPE_CHECKING:
+    from ._fastlane import FastlaneSub
+
+
+@dataclass(frozen=True, slots=True)
+class PushFrame:
+    """channel -> transport: write this encoded frame (``{:socket_push, opcode, data}``).
+
+    ``sub`` is set for broadcasts queued before the transport finished the join (see
+    ``FastlaneSub.ready``).
+    """
+
+    frame: Frame
+    sub: FastlaneSub | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SocketClose:
+    """channel -> transport: I am stopping gracefully (``{:socket_close, pid, reason}``)."""
+
+    pid: otp.Pid
+    reason: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SocketDrain:
+    """channel -> transport: the endpoint is draining; close with 1012."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    """channel -> transport: the outcome of ``join``."""
+
+    ref: otp.Ref
+    status: str
+    reply: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMessage:
+    """transport -> channel: a message from the client for this channel."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """drainer -> channel: the endpoint is shutting down (``phx_drain``)."""

@@ -1,0 +1,233 @@
+"""The Socket behaviour: authenticate a connection, name it, and route its topics to channels.
+
+Example::
+
+    class UserSocket(channels.Socket):
+        channels = [("room:*", RoomChannel), ("ping", PingChannel)]
+
+        async def connect(self, params, connect_info):
+            if params.get("token") != "secret":
+                return channels.Error()
+            return channels.Ok(self.assign(user_id=params.get("user")))
+
+        def id(self):
+            return f"users_socket:{self.assigns['user_id']}"
+
+As in Phoenix, the *socket* is both the behaviour and the value: the endpoint makes one
+``UserSocket`` instance per connection and calls ``connect`` on it; each joined channel
+then gets its own copy with ``topic``, ``join_ref`` and ``channel_pid`` set. A socket
+is treated as immutable: ``assign`` returns a new socket, so return it from your callback
+(``channels.Ok(socket.assign(...))``, ``channels.NoReply(socket)``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+import otp
+
+from .protocol import Message, Reply, Serializer
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+
+__all__ = ["ConnectInfo", "Error", "Ok", "Socket", "SocketRef"]
+
+S = TypeVar("S", bound="Socket")
+
+
+@dataclass(frozen=True, slots=True)
+class Ok(Generic[S]):
+    """A successful ``connect`` or ``join``: ``{:ok, socket}`` or ``{:ok, reply, socket}``."""
+
+    socket: S
+    reply: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A refused ``connect`` (``:error`` / ``{:error, reason}``) or join (``{:error, reply}``)."""
+
+    reply: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectInfo:
+    """What ``connect`` may look at besides the params (Phoenix's ``connect_info``)."""
+
+    peer_data: Mapping[str, Any]
+    uri: Mapping[str, Any]
+    user_agent: str | None
+    x_headers: Sequence[tuple[str, str]]
+    trace_context_headers: Sequence[tuple[str, str]]
+    sec_websocket_headers: Sequence[tuple[str, str]]
+    auth_token: str | None = None
+    transport: str = "websocket"
+
+
+@dataclass(frozen=True, slots=True)
+class SocketRef:
+    """Where an asynchronous reply goes: ``channels.reply(socket_ref, ...)`` from any process."""
+
+    transport_pid: otp.Pid
+    serializer: Serializer
+    topic: str
+    ref: Any
+    join_ref: Any
+
+
+class Socket:
+    """Base class of user sockets (Phoenix's ``use Phoenix.Socket``).
+
+    Class attributes configure it: ``channels`` (route patterns with ``*`` wildcards to
+    Channel classes), ``max_channels_per_transport`` (default 100).
+    """
+
+    #: ``[(pattern, ChannelClass)]`` or ``[(pattern, ChannelClass, {"assigns": {...}})]``;
+    #: ``"room:*"`` matches any topic starting with ``"room:"``.
+    channels: ClassVar[Sequence[tuple[Any, ...]]] = ()
+    #: Joins beyond this many on one connection are refused ("too many channels joined").
+    max_channels_per_transport: ClassVar[int] = 100
+
+    # fields of the value (set by the runtime)
+    assigns: Mapping[str, Any]
+    endpoint: Any
+    transport: str
+    transport_pid: otp.Pid | None
+    serializer: Serializer | None
+    pubsub_server: str | None
+    topic: str | None
+    join_ref: Any
+    ref: Any
+    channel: type[Channel] | None
+    channel_pid: otp.Pid | None
+    joined: bool
+    socket_id: str | None
+
+    def __init__(self) -> None:
+        self.assigns = {}
+        self.endpoint = None
+        self.transport = "websocket"
+        self.transport_pid = None
+        self.serializer = None
+        self.pubsub_server = None
+        self.topic = None
+        self.join_ref = None
+        self.ref = None
+        self.channel = None
+        self.channel_pid = None
+        self.joined = False
+        self.socket_id = None
+
+    def __repr__(self) -> str:
+        where = f" topic={self.topic!r}" if self.topic else ""
+        return f"<{type(self).__qualname__}{where} assigns={dict(self.assigns)!r}>"
+
+    # -- behaviour --------------------------------------------------------------------
+
+    async def connect(self, params: Mapping[str, Any], connect_info: ConnectInfo) -> Ok[Any] | Error:
+        """Authenticate the connection. The default accepts everyone."""
+        return Ok(self)
+
+    def id(self) -> str | None:
+        """A topic identifying this connection's user, or None.
+
+        Broadcasting ``"disconnect"`` to it (``endpoint.broadcast(id, "disconnect", {})``)
+        closes every socket of that user with code 1001.
+        """
+        return None
+
+    # -- value ----------------------------------------------------------------------------
+
+    def assign(self: S, mapping: Mapping[str, Any] | None = None, /, **values: Any) -> S:
+        """A copy of the socket with ``values`` merged into ``assigns``."""
+        new = copy.copy(self)
+        merged = dict(self.assigns)
+        if mapping:
+            merged.update(mapping)
+        merged.update(values)
+        new.assigns = merged
+        return new
+
+    def _evolve(self: S, **fields: Any) -> S:
+        new = copy.copy(self)
+        for k, v in fields.items():
+            setattr(new, k, v)
+        return new
+
+    # -- channel API (valid on a joined channel's socket) -----------------------------
+
+    def _require_joined(self, what: str) -> None:
+        if not self.joined or self.transport_pid is None or self.serializer is None:
+            raise RuntimeError(
+                f"{what} can only be used on a joined socket; inside join/3 send yourself a "
+                "message (otp.send(otp.self(), 'after_join')) and do it in handle_info"
+            )
+
+    def push(self, event: str, payload: Any) -> None:
+        """Send ``event`` to this channel's client (Phoenix's ``push/3``)."""
+        self._require_joined("push")
+        from ._messages import PushFrame
+
+        frame = self.serializer.encode_push(  # type: ignore[union-attr]
+            Message(self.topic or "", event, payload, None, self.join_ref)
+        )
+        otp.send(self.transport_pid, PushFrame(frame))  # type: ignore[arg-type]
+
+    def socket_ref(self) -> SocketRef:
+        """A reference for replying later, from any process (only inside ``handle_in``)."""
+        self._require_joined("socket_ref")
+        if self.ref is None:
+            raise RuntimeError("socket_ref can only be taken inside handle_in (the message has a ref)")
+        assert self.transport_pid is not None
+        assert self.serializer is not None
+        return SocketRef(self.transport_pid, self.serializer, self.topic or "", self.ref, self.join_ref)
+
+    def broadcast(self, event: str, payload: Any) -> None:
+        """Broadcast ``event`` to every subscriber of this topic, this client included."""
+        self._require_joined("broadcast")
+        from ._fastlane import broadcast
+
+        broadcast(self.pubsub_server or "", self.topic or "", event, payload)
+
+    def broadcast_from(self, event: str, payload: Any) -> None:
+        """Broadcast to every subscriber of this topic except this channel's client."""
+        self._require_joined("broadcast_from")
+        from ._fastlane import broadcast
+
+        broadcast(self.pubsub_server or "", self.topic or "", event, payload,
+                  from_pid=self.channel_pid)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    @classmethod
+    def route(cls, topic: str) -> tuple[type[Channel], Mapping[str, Any]] | None:
+        """The channel class (and route options) for ``topic``, or None."""
+        for entry in cls.channels:
+            pattern, channel = entry[0], entry[1]
+            opts: Mapping[str, Any] = entry[2] if len(entry) > 2 else {}
+            if pattern == topic or (
+                isinstance(pattern, str)
+                and pattern.endswith("*")
+                and topic.startswith(pattern[:-1])
+            ):
+                return channel, opts
+        return None
+
+
+def reply(socket_ref: SocketRef, status: str | tuple[str, Any]) -> None:
+    """Reply to a client message asynchronously, from any process (Phoenix's ``reply/2``).
+
+    ``status`` is ``"ok"`` / ``"error"`` (empty response) or ``(status, payload)``.
+    """
+    from ._messages import PushFrame
+
+    st, payload = (status, {}) if isinstance(status, str) else status
+    frame = socket_ref.serializer.encode_reply(
+        Reply(socket_ref.topic, st, payload, socket_ref.ref, socket_ref.join_ref)
+    )
+    otp.send(socket_ref.transport_pid, PushFrame(frame))
+

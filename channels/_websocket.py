@@ -1,0 +1,193 @@
+"""The WebSocket transport: a connection process after the upgrade (Phoenix.Transports.WebSocket).
+
+The connection process that served the HTTP upgrade becomes the transport process, as a
+Cowboy connection process becomes the WebSocket process. trio-websocket parses frames,
+answers pings and runs the closing handshake; it reads from the socket and writes through
+our ``SocketWriter`` (see ``channels._writer``: one writer per socket). Our frames --
+replies, pushes, fastlane broadcasts -- are encoded once and written through the same
+writer; only pongs and close frames are written by trio-websocket.
+
+A small reader task turns each client message into a mailbox message, so that the
+process handles client frames and channel messages one at a time, in arrival order, like
+Cowboy's ``websocket_handle``/``websocket_info``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import trio
+import trio_websocket
+
+import otp
+
+from ._pubsub import PubSub
+from ._session import SocketSession
+from ._socket import Socket
+from ._writer import SocketWriter, WriterStream
+from .protocol import Frame, InvalidMessageError, encode_ws_close, frame_to_ws_bytes
+
+__all__ = ["WebSocketOptions", "run_websocket"]
+
+logger = logging.getLogger("channels.transport")
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketOptions:
+    """Per-socket WebSocket settings (Phoenix's ``websocket: [...]`` options)."""
+
+    #: Seconds without data from the client before the server closes (1000).
+    timeout: float = 60.0
+    #: Largest message accepted; bigger closes with 1009 (Phoenix's effective 10 MB).
+    max_frame_size: int = 10_000_000
+    #: Bytes a slow client may have queued before it is closed (the slow-consumer policy).
+    max_outbox_bytes: int = 4 * 1024 * 1024
+    #: Close code used for a client whose outbox overflowed.
+    overflow_close_code: int = 1013
+    #: Extra subprotocols to accept (besides "phoenix" for the auth token).
+    subprotocols: tuple[str, ...] | None = None
+    #: Seconds to wait for the client's close frame after sending ours.
+    close_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _In:
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Closed:
+    code: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Overflow:
+    reason: str
+
+
+class _WebSocketIO:
+    """``TransportIO`` and fastlane ``Sink`` of one WebSocket connection."""
+
+    encoding = "ws"
+
+    def __init__(self, writer: SocketWriter) -> None:
+        self.writer = writer
+        self.sink = self
+        self.close_code: int | None = None
+        self.exit_reason: otp.ExitReason = otp.NORMAL
+
+    def write_frame(self, frame: Frame) -> None:
+        self.writer.write_nowait(frame_to_ws_bytes(frame))
+
+    def write_fastlane(self, frame: Frame, data: bytes) -> None:
+        self.writer.write_nowait(data)
+
+    def close(self, code: int, reason: otp.ExitReason) -> None:
+        if self.close_code is None:
+            self.close_code = code
+            self.exit_reason = reason
+
+
+async def _reader(ws: trio_websocket.WebSocketConnection, me: otp.Process) -> None:
+    try:
+        while True:
+            data = await ws.get_message()
+            me.deliver(_In(data))
+    except trio_websocket.ConnectionClosed as exc:
+        reason = exc.reason
+        me.deliver(_Closed(getattr(reason, "code", None), getattr(reason, "reason", None)))
+
+
+async def run_websocket(
+    stream: trio.abc.Stream,
+    fd: int,
+    socket: Socket,
+    *,
+    subprotocol: str | None,
+    options: WebSocketOptions,
+    pool: str,
+) -> None:
+    """Run one WebSocket connection to its end, in the current (connection) process.
+
+    ``socket`` is the connected user socket; ``stream`` replays the upgrade request.
+    Returns normally when the client closed; raises ``otp.ProcessExit`` for other ends
+    (disconnect, drain, protocol error) so that the channels see the reason.
+    """
+    me = otp.current_process()
+    assert me is not None
+    serializer = socket.serializer
+    assert serializer is not None
+    exit_reason: otp.ExitReason = otp.NORMAL
+    async with trio.open_nursery() as nursery:
+        writer = SocketWriter(fd, nursery, max_outbox=options.max_outbox_bytes,
+                              on_close=lambda why: me.deliver(_Overflow(why)))
+        ws_stream = WriterStream(stream, writer)
+        try:
+            request = await trio_websocket.wrap_server_stream(
+                nursery, ws_stream, max_message_size=options.max_frame_size, message_queue_size=16
+            )
+            ws = await request.accept(subprotocol=subprotocol)
+        except (trio_websocket.HandshakeError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            logger.info("WebSocket handshake with %s failed: %r", me.pid, exc)
+            nursery.cancel_scope.cancel()
+            return
+        io = _WebSocketIO(writer)
+        session = SocketSession(socket=socket, io=io, pool=pool)
+        me.summary = lambda: {
+            "transport": "websocket",
+            **session.summary(),
+            "outbox_bytes": writer.outbox_bytes,
+            "outbox_high_water": writer.high_water,
+            "bytes_written": writer.bytes_written,
+        }
+        if socket.socket_id is not None and socket.pubsub_server is not None:
+            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
+        nursery.start_soon(_reader, ws, me)
+        last_in = trio.current_time()
+        timeout = options.timeout
+        try:
+            while io.close_code is None:
+                remaining = last_in + timeout - trio.current_time()
+                try:
+                    msg = await me.receive(None, max(remaining, 0.0))
+                except otp.ReceiveTimeout:
+                    if trio.current_time() - last_in >= timeout:
+                        logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
+                        io.close(1000, otp.Shutdown("idle_timeout"))
+                    continue
+                t = type(msg)
+                if t is _In:
+                    last_in = trio.current_time()
+                    data = msg.data
+                    try:
+                        message = serializer.decode(data, binary=not isinstance(data, str))
+                    except InvalidMessageError as exc:
+                        logger.warning("closing WebSocket %s: invalid message from the client: %s",
+                                       me.pid, exc)
+                        io.close(1011, otp.Shutdown("invalid_message"))
+                        break
+                    await session.handle_in(message)
+                elif t is _Closed:
+                    exit_reason = otp.NORMAL
+                    break
+                elif t is _Overflow:
+                    logger.warning("closing WebSocket %s: the client cannot keep up (%s)", me.pid, msg.reason)
+                    exit_reason = otp.Shutdown("overflow")
+                    await writer.finish(encode_ws_close(options.overflow_close_code, "client too slow"),
+                                        options.close_timeout)
+                    break
+                elif not session.handle_info(msg):
+                    logger.debug("WebSocket %s ignored message %r", me.pid, msg)
+            if io.close_code is not None:
+                exit_reason = io.exit_reason
+                if writer.accepting:
+                    with trio.move_on_after(options.close_timeout):
+                        await ws.aclose(io.close_code)
+        finally:
+            writer.close()
+            nursery.cancel_scope.cancel()
+    if exit_reason is not otp.NORMAL:
+        raise otp.ProcessExit(exit_reason)
+

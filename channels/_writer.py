@@ -1,0 +1,247 @@
+"""The one writer of a connection's socket: direct non-blocking writes, a bounded outbox.
+
+Why not ``await stream.send_all(frame)`` per message? Because the fan-out path would then
+pay a Trio checkpoint (a scheduler pass, ~9 µs here) per subscriber per broadcast, and a
+slow client would stall the broadcaster. Measured on this machine (performance.md, B1):
+a frame encoded once and written with a non-blocking ``send()`` reached ~85k deliveries/s
+against ~17k for trio-websocket's ``send_message``.
+
+So every byte for the socket goes through ``SocketWriter.write_nowait``: while nothing is
+queued it calls ``os.write`` on the (non-blocking) socket at once, in the caller's task;
+whatever the kernel refuses waits in a per-connection outbox, which a small flusher task
+drains when the socket becomes writable, coalescing everything queued into one write.
+The outbox is bounded in bytes: a client that cannot keep up is closed (the stated policy
+is ``on_overflow``), so it never slows a broadcast to anyone else.
+
+One writer per socket: trio-websocket writes its own frames (pongs, close frames, the
+handshake response) through ``WriterStream.send_all``, which is this same queue, so no
+frame can interleave with another, whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import logging
+import os
+from collections.abc import Callable
+
+import attrs
+import trio
+
+__all__ = ["SocketWriter", "WriterStatistics", "WriterStream"]
+
+logger = logging.getLogger("channels.transport")
+
+#: Coalesce at most this much queued data into one write.
+MAX_COALESCE = 256 * 1024
+
+
+@attrs.frozen
+class WriterStatistics:
+    #: Bytes waiting in the outbox now.
+    outbox_bytes: int
+    #: The most bytes the outbox ever held.
+    outbox_high_water: int
+    #: Bytes written to the socket so far.
+    bytes_written: int
+    #: Writes that went straight to the socket / that had to wait in the outbox.
+    direct_writes: int
+    queued_writes: int
+    #: Whether the writer gave up (peer gone, overflow).
+    closed: bool
+
+
+class SocketWriter:
+    """Owns the write side of one connected socket."""
+
+    __slots__ = (
+        "_drained",
+        "_flushing",
+        "_nursery",
+        "accepting",
+        "bytes_written",
+        "close_reason",
+        "closed",
+        "direct_writes",
+        "fd",
+        "high_water",
+        "max_outbox",
+        "on_close",
+        "outbox",
+        "outbox_bytes",
+        "queued_writes",
+    )
+
+    def __init__(self, fd: int, nursery: trio.Nursery, *, max_outbox: int,
+                 on_close: Callable[[str], None] | None = None) -> None:
+        self.fd = fd
+        self._nursery = nursery
+        self.max_outbox = max_outbox
+        self.on_close = on_close
+        self.outbox: collections.deque[bytes | memoryview] = collections.deque()
+        self.outbox_bytes = 0
+        self.high_water = 0
+        self.bytes_written = 0
+        self.direct_writes = 0
+        self.queued_writes = 0
+        self.closed = False
+        self.accepting = True
+        self.close_reason: str | None = None
+        self._flushing = False
+        self._drained: trio.Event | None = None
+
+    def write_nowait(self, data: bytes) -> bool:
+        """Write ``data`` now, or queue what the socket refuses. Never blocks.
+
+        Returns False if the writer is closed (the data is dropped; the connection is
+        going away and its owner has been told through ``on_close``).
+        """
+        if not self.accepting:
+            return False
+        if not self.outbox:
+            try:
+                n = os.write(self.fd, data)
+            except BlockingIOError:
+                n = 0
+            except OSError as exc:
+                self._fail(f"write failed: {errno.errorcode.get(exc.errno or 0, exc)}")
+                return False
+            self.bytes_written += n
+            if n == len(data):
+                self.direct_writes += 1
+                return True
+            rest: bytes | memoryview = memoryview(data)[n:]
+        else:
+            rest = data
+        self.queued_writes += 1
+        self.outbox.append(rest)
+        self.outbox_bytes += len(rest)
+        if self.outbox_bytes > self.high_water:
+            self.high_water = self.outbox_bytes
+        if self.outbox_bytes > self.max_outbox:
+            # Stop taking frames; keep what is queued (it ends on a frame boundary) so
+            # that the owner can still finish with a clean close frame (``finish``).
+            self.accepting = False
+            reason = f"outbox overflow: {self.outbox_bytes} bytes queued (limit {self.max_outbox})"
+            self.close_reason = reason
+            if self.on_close is not None:
+                self.on_close(reason)
+            return False
+        if not self._flushing:
+            self._flushing = True
+            self._nursery.start_soon(self._flush)
+        return True
+
+    async def _flush(self) -> None:
+        try:
+            while self.outbox and not self.closed:
+                await trio.lowlevel.wait_writable(self.fd)
+                if self.closed:  # closed while we waited
+                    break  # type: ignore[unreachable]
+                if len(self.outbox) == 1:
+                    chunk: bytes | memoryview = self.outbox[0]
+                else:
+                    parts = []
+                    size = 0
+                    while self.outbox and size < MAX_COALESCE:
+                        part = self.outbox.popleft()
+                        parts.append(part)
+                        size += len(part)
+                    chunk = b"".join(parts)
+                    self.outbox.appendleft(chunk)
+                try:
+                    n = os.write(self.fd, chunk)
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    self._fail(f"write failed: {errno.errorcode.get(exc.errno or 0, exc)}")
+                    break
+                self.bytes_written += n
+                self.outbox_bytes -= n
+                if n == len(chunk):
+                    self.outbox.popleft()
+                else:
+                    self.outbox[0] = memoryview(chunk)[n:]
+        finally:
+            self._flushing = False
+            if not self.outbox and self._drained is not None:
+                self._drained.set()
+                self._drained = None
+
+    async def wait_drained(self) -> None:
+        """Wait until everything queued has been written (or the writer closed)."""
+        while self.outbox and not self.closed:
+            if self._drained is None:
+                self._drained = trio.Event()
+            await self._drained.wait()
+        await trio.lowlevel.checkpoint()
+
+    async def finish(self, last: bytes, timeout: float) -> None:
+        """Queue ``last`` (a close frame) after what is queued and wait up to ``timeout``
+        for it all to be written. Used to close a slow client cleanly."""
+        if self.closed:
+            return
+        self.accepting = True
+        self.write_nowait(last)
+        self.accepting = False
+        with trio.move_on_after(timeout):
+            await self.wait_drained()
+
+    def _fail(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.accepting = False
+        self.close_reason = reason
+        self.outbox.clear()
+        self.outbox_bytes = 0
+        if self._drained is not None:
+            self._drained.set()
+            self._drained = None
+        if self.on_close is not None:
+            self.on_close(reason)
+
+    def close(self) -> None:
+        """Stop writing (queued data is dropped)."""
+        self._fail("closed")
+
+    def statistics(self) -> WriterStatistics:
+        return WriterStatistics(
+            outbox_bytes=self.outbox_bytes,
+            outbox_high_water=self.high_water,
+            bytes_written=self.bytes_written,
+            direct_writes=self.direct_writes,
+            queued_writes=self.queued_writes,
+            closed=self.closed,
+        )
+
+
+class WriterStream(trio.abc.Stream):
+    """A ``trio.abc.Stream`` that reads from ``inner`` and writes through a ``SocketWriter``.
+
+    Handed to trio-websocket, so that its writes (handshake response, pongs, close frames)
+    share the connection's single write queue.
+    """
+
+    def __init__(self, inner: trio.abc.Stream, writer: SocketWriter) -> None:
+        self._inner = inner
+        self._writer = writer
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._inner.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self._writer.closed:
+            raise trio.BrokenResourceError(self._writer.close_reason or "writer closed")
+        self._writer.write_nowait(bytes(data))
+        await self._writer.wait_drained()
+        if self._writer.closed:
+            raise trio.BrokenResourceError(self._writer.close_reason or "writer closed")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._writer.wait_drained()
+
+    async def aclose(self) -> None:
+        self._writer.close()
+        await self._inner.aclose()

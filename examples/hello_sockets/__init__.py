@@ -1,0 +1,68 @@
+"""The seed app: PingChannel on ``ping`` and WildChannel on ``wild:*`` (Real-Time Phoenix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import channels
+import otp
+
+
+class PingChannel(channels.Channel):
+    """``ping`` replies ``{"ping": "pong"}`` (or the ``ack_phrase``); ``ping:<phrase>`` echoes it."""
+
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+        return channels.Ok(socket)
+
+    async def handle_in(self, event: str, payload: Any, socket: channels.Socket
+                        ) -> otp.Reply[Any] | otp.NoReply[Any]:
+        if event == "ping":
+            phrase = payload.get("ack_phrase", "pong") if isinstance(payload, dict) else "pong"
+            return channels.Reply(("ok", {"ping": phrase}), socket)
+        if event.startswith("ping:"):
+            return channels.Reply(("ok", {"ping": event.removeprefix("ping:")}), socket)
+        return channels.NoReply(socket)
+
+
+class WildChannel(channels.Channel):
+    """Joins only ``wild:A:B`` where A and B are integers and B == 2A."""
+
+    async def join(self, topic: str, payload: Any, socket: channels.Socket
+                   ) -> channels.Ok[Any] | channels.Error:
+        parts = topic.split(":")
+        if len(parts) == 3 and all(_is_int(p) for p in parts[1:]) and int(parts[2]) == 2 * int(parts[1]):
+            return channels.Ok(socket)
+        return channels.Error({})
+
+    async def handle_in(self, event: str, payload: Any, socket: channels.Socket
+                        ) -> otp.Reply[Any] | otp.NoReply[Any]:
+        if event == "ping":
+            return channels.Reply(("ok", {"ping": "pong"}), socket)
+        return channels.NoReply(socket)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+class UserSocket(channels.Socket):
+    channels = [("ping", PingChannel), ("wild:*", WildChannel)]
+
+
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None) -> channels.Endpoint:
+    """The HelloSockets endpoint: the socket at ``/socket``."""
+    return channels.Endpoint(
+        name="HelloSockets.Endpoint",
+        host=host,
+        port=port,
+        sockets=[channels.SocketMount("/socket", UserSocket)],
+        check_origin=False,
+    )
+
+
+#: For ``otp-channels serve examples.hello_sockets:Endpoint``.
+Endpoint = make_endpoint()

@@ -1,0 +1,22 @@
+"""``python -m examples.hello_sockets --port PORT``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from . import make_endpoint
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m examples.hello_sockets", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4000)
+    parser.add_argument("--redis-url", default=None, help="cluster through Redis (e.g. redis://127.0.0.1:6379)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url).run()
+
+
+if __name__ == "__main__":
+    main()
