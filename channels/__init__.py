@@ -21,6 +21,7 @@ from ._pubsub import (
     register_dispatcher as register_dispatcher,
 )
 from ._socket import Error as Error, Ok as Ok, Socket as Socket, SocketRef as SocketRef, reply as reply
+from ._transport import Transport as Transport
 from ._websocket import WebSocketOptions as WebSocketOptions
 from ._writer import WriterStatistics as WriterStatistics
 from .protocol import Broadcast as Broadcast, Message as Message

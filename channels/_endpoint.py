@@ -67,6 +67,7 @@ from ._http import (
 from ._messages import Drain
 from ._pubsub import Adapter, AdapterFactory, PubSub
 from ._socket import Error, Ok, Socket
+from ._transport import Transport, run_transport
 from ._websocket import WebSocketOptions, run_websocket
 from .protocol import negotiate_serializer
 
@@ -87,7 +88,8 @@ class SocketMount:
     """
 
     path: str
-    handler: type[Socket]
+    #: A ``Socket`` subclass (channels) or a ``Transport`` subclass (raw frames).
+    handler: type[Socket] | type[Transport]
     websocket: WebSocketOptions | bool = True
     longpoll: Any = False
     #: None: the endpoint's setting. True, False, a list of origins, "conn" or a callable.
@@ -190,7 +192,7 @@ class Endpoint:
     def __repr__(self) -> str:
         return f"<Endpoint {self.name} {self.host}:{self.port or self.requested_port}>"
 
-    def pool_name(self, handler: type[Socket]) -> str:
+    def pool_name(self, handler: type[Socket] | type[Transport]) -> str:
         return f"{self.name}.{handler.__qualname__}.Pool"
 
     # -- supervision tree ----------------------------------------------------------------
@@ -202,6 +204,8 @@ class Endpoint:
         ]
         seen: set[str] = set()
         for mount in self.sockets:
+            if not issubclass(mount.handler, Socket):
+                continue
             pool = self.pool_name(mount.handler)
             if pool not in seen:
                 seen.add(pool)
@@ -470,6 +474,7 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
         logger.warning("The client's requested transport version %r does not match server's "
                        "version requirements of ~> 1.0.0 or ~> 2.0.0", vsn)
         return None
+    assert issubclass(mount.handler, Socket)
     socket = mount.handler()
     socket.endpoint = endpoint
     socket.transport = transport
@@ -521,6 +526,9 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     params = {**request.query_dict(), **path_params}
     connect_info = build_connect_info(request, mount.connect_info, auth_token=token,
                                       subprotocols=protocols)
+    if issubclass(mount.handler, Transport):
+        return await _raw_websocket(me, stream, mount.handler(), params, connect_info, chosen, options,
+                                    request, body)
     try:
         socket = await connect_socket(endpoint, mount, params, connect_info, "websocket", me.pid,
                                       parse_vsn(request.query_params))
@@ -542,6 +550,34 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     return Upgrade()
 
 
+async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: Transport,
+                         params: Mapping[str, Any], connect_info: Mapping[str, Any], chosen: str | None,
+                         options: WebSocketOptions, request: Request, body: BodyReader) -> Response | Upgrade:
+    name = type(transport).__qualname__
+    try:
+        result: Any = await transport.connect(params, connect_info)
+    except Exception:
+        logger.exception("%s.connect crashed", name)
+        return Response(500)
+    if not isinstance(result, Ok):
+        if not isinstance(result, Error):
+            logger.error("%s.connect returned an invalid value (expected Ok(state) | Error()), got: %r",
+                         name, result)
+        return _FORBIDDEN
+    problem = validate_websocket_upgrade(request)
+    if problem is not None:
+        return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
+    me.behaviour = f"Connection {name}"
+    taken = body.take_over()
+    try:
+        await run_transport(transport, result.socket, taken, stream.socket.fileno(), subprotocol=chosen,
+                            max_frame_size=options.max_frame_size, max_outbox_bytes=options.max_outbox_bytes,
+                            timeout=options.timeout)
+    finally:
+        stream.socket.close()
+    return Upgrade()
+
+
 # -- drainer -------------------------------------------------------------------------------
 
 
@@ -558,7 +594,7 @@ class _Drainer(otp.GenServer[tuple[Endpoint, DrainerOptions]]):
         endpoint, opts = state
         node = otp.current_node()
         pids: list[otp.Pid] = []
-        for pool in sorted({endpoint.pool_name(m.handler) for m in endpoint.sockets}):
+        for pool in sorted({endpoint.pool_name(m.handler) for m in endpoint.sockets if issubclass(m.handler, Socket)}):
             try:
                 n = otp.PartitionSupervisor.partitions(pool)
             except otp.SupervisorError:

@@ -1,0 +1,154 @@
+"""Raw transport sockets: WebSocket endpoints without the channel protocol (Phoenix.Socket.Transport).
+
+Example: an echo socket mounted at ``/echo/websocket``::
+
+    class EchoSocket(channels.Transport):
+        async def handle_in(self, data, state):
+            return channels.Reply(data, state)      # str → text frame, bytes → binary
+
+    endpoint = channels.Endpoint(sockets=[channels.SocketMount("/echo", EchoSocket)])
+
+The connection process runs the callbacks one at a time: ``connect`` (before the
+upgrade; ``Error`` answers 403), ``init`` (after it), ``handle_in`` for each client message,
+``handle_info`` for every other message sent to the connection process (its pid is
+``state``-independent: ``otp.self()`` inside a callback), ``terminate`` at the end.
+Results are the otp shapes: ``NoReply(state)``, ``Reply(data, state)`` (data is pushed to
+the client), ``Stop(reason, state)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+import trio_websocket
+
+import otp
+
+from ._socket import Error, Ok
+from ._writer import SocketWriter, WriterStream
+from .protocol import Opcode, encode_ws_frame
+
+__all__ = ["Transport", "run_transport"]
+
+logger = logging.getLogger("channels.transport")
+
+
+class Transport:
+    """Base class of raw WebSocket transports."""
+
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Ok[Any] | Error:
+        """Accept (``Ok(state)``; note: any state, not only a socket) or refuse (``Error()``)."""
+        return Ok(None)
+
+    async def init(self, state: Any) -> Any:
+        """Called in the connection process once the WebSocket is open; returns the state."""
+        return state
+
+    async def handle_in(self, data: str | bytes, state: Any) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
+        """A message from the client (``str`` for text frames, ``bytes`` for binary)."""
+        return otp.NoReply(state)
+
+    async def handle_info(self, msg: Any, state: Any) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
+        """Any other message sent to the connection process."""
+        return otp.NoReply(state)
+
+    async def terminate(self, reason: otp.ExitReason, state: Any) -> None:
+        """The connection is ending."""
+
+
+@dataclass(frozen=True, slots=True)
+class _In:
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Closed:
+    code: int | None
+
+
+async def _reader(ws: trio_websocket.WebSocketConnection, me: otp.Process) -> None:
+    try:
+        while True:
+            me.deliver(_In(await ws.get_message()))
+    except trio_websocket.ConnectionClosed as exc:
+        me.deliver(_Closed(getattr(exc.reason, "code", None)))
+
+
+async def run_transport(transport: Transport, state: Any, stream: trio.abc.Stream, fd: int, *,
+                        subprotocol: str | None, max_frame_size: int, max_outbox_bytes: int,
+                        timeout: float) -> None:
+    """Run a raw transport in the current (connection) process until it ends."""
+    me = otp.current_process()
+    assert me is not None
+    name = type(transport).__qualname__
+    reason: otp.ExitReason = otp.NORMAL
+    async with trio.open_nursery() as nursery:
+        writer = SocketWriter(fd, nursery, max_outbox=max_outbox_bytes,
+                              on_close=lambda why: me.deliver(_Closed(None)))
+        try:
+            request = await trio_websocket.wrap_server_stream(
+                nursery, WriterStream(stream, writer), max_message_size=max_frame_size, message_queue_size=16
+            )
+            ws = await request.accept(subprotocol=subprotocol)
+        except (trio_websocket.HandshakeError, trio.BrokenResourceError, trio.ClosedResourceError):
+            nursery.cancel_scope.cancel()
+            return
+        me.summary = lambda: {"transport": "websocket", "socket": name, "outbox_bytes": writer.outbox_bytes}
+        state = await transport.init(state)
+        nursery.start_soon(_reader, ws, me)
+        last_in = trio.current_time()
+        close_code = 1000
+        try:
+            while True:
+                try:
+                    msg = await me.receive(None, max(0.0, last_in + timeout - trio.current_time()))
+                except otp.ReceiveTimeout:
+                    if trio.current_time() - last_in >= timeout:
+                        reason = otp.Shutdown("idle_timeout")
+                        break
+                    continue
+                if type(msg) is _Closed:
+                    close_code = 0
+                    break
+                if type(msg) is _In:
+                    last_in = trio.current_time()
+                    res = await transport.handle_in(msg.data, state)
+                    callback = "handle_in"
+                else:
+                    res = await transport.handle_info(msg, state)
+                    callback = "handle_info"
+                if isinstance(res, otp.Reply):
+                    data = res.reply
+                    if isinstance(data, str):
+                        writer.write_nowait(encode_ws_frame(Opcode.TEXT, data.encode()))
+                    elif isinstance(data, bytes | bytearray | memoryview):
+                        writer.write_nowait(encode_ws_frame(Opcode.BINARY, bytes(data)))
+                    else:
+                        raise otp.BadReturnError(f"{name}.{callback} replied with {data!r}; expected str or bytes")
+                    state = res.state
+                elif isinstance(res, otp.NoReply):
+                    state = res.state
+                elif isinstance(res, otp.Stop):
+                    state, reason = res.state, res.reason
+                    break
+                else:
+                    raise otp.BadReturnError(
+                        f"expected {name}.{callback} to return Reply(data, state) | NoReply(state) | "
+                        f"Stop(reason, state), got: {res!r}"
+                    )
+            if close_code and writer.accepting:
+                with trio.move_on_after(5.0):
+                    await ws.aclose(close_code if otp.is_normal_exit(reason) else 1011)
+        except Exception as exc:
+            await transport.terminate(exc, state)
+            raise
+        finally:
+            writer.close()
+            nursery.cancel_scope.cancel()
+    await transport.terminate(reason, state)
+    if not otp.is_normal_exit(reason):
+        raise otp.ProcessExit(reason)
