@@ -709,20 +709,35 @@ class RedisSubscriber:
     ) -> None:
         await self.aclose()
 
+    async def ping(self) -> None:
+        """``PING`` in subscribe mode; returns when the server's ``pong`` arrived.
+
+        Wrap it in a timeout to detect a half-open connection.
+
+        Raises:
+            RedisConnectionError: if the connection is lost.
+        """
+        await self._send_and_wait([b"PING"], [(b"pong", b"")])
+
     async def _command(self, kind: bytes, names: Sequence[str | bytes]) -> None:
         if not names:
             raise ValueError(f"{kind.decode()} needs at least one name")
         encoded = [n.encode() if isinstance(n, str) else n for n in names]
+        await self._send_and_wait([kind.upper(), *encoded], [(kind, name) for name in encoded])
+
+    async def _send_and_wait(
+        self, command: list[bytes], confirmations: list[tuple[bytes, bytes]]
+    ) -> None:
         conn = self._conn
         async with self._send_lock:
             conn._check_usable()
-            for name in encoded:
-                self._awaiting[(kind, name)] += 1
+            for key in confirmations:
+                self._awaiting[key] += 1
             try:
-                await conn._stream.send_all(encode_command([kind.upper(), *encoded]))
+                await conn._stream.send_all(encode_command(command))
             except BaseException as exc:
                 conn._fail(exc)
-        wanted = collections.Counter((kind, name) for name in encoded)
+        wanted = set(confirmations)
         while any(self._awaiting[key] > 0 for key in wanted):
             async with self._receive_lock:
                 if not any(self._awaiting[key] > 0 for key in wanted):
@@ -749,7 +764,10 @@ class RedisSubscriber:
                 raise reply
             return
         kind = reply[0]
-        if kind == b"message" and len(reply) == 3:
+        if kind == b"pong":
+            if self._awaiting[(b"pong", b"")] > 0:
+                self._awaiting[(b"pong", b"")] -= 1
+        elif kind == b"message" and len(reply) == 3:
             self._messages.append((reply[1], reply[2]))
         elif kind == b"pmessage" and len(reply) == 4:
             self._messages.append((reply[2], reply[3]))

@@ -176,3 +176,13 @@ async def test_only_one_publisher_run_at_a_time(redis_url: str) -> None:
         with pytest.raises(RuntimeError, match="already running"):
             await publisher.run(conn)
         nursery.cancel_scope.cancel()
+
+
+async def test_subscriber_ping_waits_for_the_pong_between_messages(
+    redis: RedisConnection, redis_url: str, channel: str
+) -> None:
+    async with await open_redis_subscriber(redis_url, channels=[channel]) as sub:
+        await redis.publish(channel, "before")
+        with trio.fail_after(5):
+            await sub.ping()
+        assert await sub.get_message() == (channel.encode(), b"before")
