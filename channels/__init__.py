@@ -20,6 +20,7 @@ from ._pubsub import (
     PubSub as PubSub,
     register_dispatcher as register_dispatcher,
 )
+from ._redis_adapter import RedisAdapter as RedisAdapter
 from ._socket import Error as Error, Ok as Ok, Socket as Socket, SocketRef as SocketRef, reply as reply
 from ._transport import Transport as Transport
 from ._websocket import WebSocketOptions as WebSocketOptions

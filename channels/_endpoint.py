@@ -162,6 +162,7 @@ class Endpoint:
         max_connections: int = 16_384,
         pubsub_partitions: int | None = None,
         pubsub_adapter: Adapter | None = None,
+        redis_url: str | None = None,
         pubsub_adapter_spec: AdapterFactory | None = None,
         drainer: DrainerOptions | None = DrainerOptions(),
         http_limits: HTTPLimits | None = None,
@@ -179,6 +180,10 @@ class Endpoint:
         self.num_acceptors = max(1, num_acceptors)
         self.max_connections = max_connections
         self.pubsub_partitions = pubsub_partitions
+        if redis_url is not None and pubsub_adapter is None:
+            from ._redis_adapter import RedisAdapter
+
+            pubsub_adapter = RedisAdapter(redis_url)
         self.pubsub_adapter = pubsub_adapter
         self.pubsub_adapter_spec = pubsub_adapter_spec
         self.drainer = drainer

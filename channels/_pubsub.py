@@ -191,6 +191,8 @@ class PubSub:
                   adapter_spec: AdapterFactory | None) -> list[otp.ChildSpec]:
         registry = f"{name}.Registry"
         ad = adapter if adapter is not None else LocalAdapter()
+        if adapter_spec is None and callable(getattr(ad, "child_spec", None)):
+            adapter_spec = ad.child_spec  # type: ignore[attr-defined]
 
         async def setup() -> otp.Pid:
             return await _PubSubSetup.start_link((name, registry, ad))

@@ -50,7 +50,7 @@ def _is_int(text: str) -> bool:
 
 
 class UserSocket(channels.Socket):
-    channels = [("ping", PingChannel), ("wild:*", WildChannel)]
+    routes = [("ping", PingChannel), ("wild:*", WildChannel)]
 
 
 def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None) -> channels.Endpoint:
@@ -61,6 +61,7 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         port=port,
         sockets=[channels.SocketMount("/socket", UserSocket)],
         check_origin=False,
+        redis_url=redis_url,
     )
 
 
