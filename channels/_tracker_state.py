@@ -617,7 +617,13 @@ class TrackerState:
                 continue
             seen_upto = r_ctx.get(replica, 0)
             seen = r_clouds.get(replica, set())
-            for clock in [c for c in owned if c <= seen_upto or c in seen]:
+            # A delta has no context: only its own dots matter, no scan of all values.
+            candidates = (
+                list(seen & owned)
+                if seen_upto <= 0
+                else [c for c in owned if c <= seen_upto or c in seen]
+            )
+            for clock in candidates:
                 tag = (replica, clock)
                 if tag not in r_values:
                     value = self._remove(tag)
