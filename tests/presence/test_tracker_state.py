@@ -379,3 +379,16 @@ def test_unserialisable_pid_key_is_refused_when_encoding() -> None:
 def test_malformed_wire_data_raises_tracker_wire_error(data: object, complaint: str) -> None:
     with pytest.raises(TrackerWireError, match=complaint):
         TrackerDelta.from_wire(data)
+
+
+def test_a_rejoin_delivered_before_the_older_leave_shows_both_until_the_leave_arrives() -> None:
+    a, b = pair()
+    first = a.join("p1", "t", "k", {"n": 1})
+    b.merge(wire(a.take_delta()))
+    a.leave("p1", "t", "k")
+    late_leave = wire(a.take_delta())
+    second = a.join("p1", "t", "k", {"n": 2})
+    assert b.merge(wire(a.take_delta())) == ([second], [])
+    assert b.get_by_key("t", "k") == [first, second]
+    assert b.merge(late_leave) == ([], [first])
+    assert b.get_by_key("t", "k") == [second]
