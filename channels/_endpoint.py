@@ -35,6 +35,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import socket as stdsocket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -242,17 +243,17 @@ class Endpoint:
         await otp.Supervisor.stop(self.name, otp.SHUTDOWN)
 
     def run(self) -> None:
-        """Serve forever in a fresh node (Ctrl-C stops it, draining first)."""
+        """Serve in a fresh node until SIGINT/SIGTERM, then shut down (draining first)."""
 
         async def main() -> None:
-            await self.start_link()
-            print(f"[{self.name}] listening on http://{self.host}:{self.port}", flush=True)
-            await trio.sleep_forever()
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                await self.start_link()
+                print(f"[{self.name}] listening on http://{self.host}:{self.port}", flush=True)
+                async for signum in signals:
+                    logger.info("%s: %s received, shutting down", self.name, signal.Signals(signum).name)
+                    break
 
-        try:
-            otp.run(main)
-        except KeyboardInterrupt:
-            pass
+        otp.run(main)
 
     def _runtime(self) -> _Runtime:
         runtime = otp.current_node().tables.get(("endpoint", self.name))

@@ -1,0 +1,57 @@
+"""A test node for the cluster tests: ``python -m tests.cluster.node --port P --redis-url URL``.
+
+Channel ``room:*``: ``shout`` broadcasts ``shout`` (fastlane); ``tag`` broadcasts ``tag``,
+which is intercepted and stamped with this node's name in ``handle_out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import channels
+import otp
+
+
+class RoomChannel(channels.Channel):
+    intercept = ["tag"]
+
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+        return channels.Ok(socket)
+
+    async def handle_in(self, event: str, payload: Any, socket: channels.Socket) -> otp.Reply[Any]:
+        socket.broadcast(event, payload)
+        return otp.Reply(("ok", {}), socket)
+
+    async def handle_out(self, event: str, payload: Any, socket: channels.Socket) -> otp.NoReply[Any]:
+        socket.push(event, {**payload, "seen_on": NODE_NAME})
+        return otp.NoReply(socket)
+
+
+class NodeSocket(channels.Socket):
+    routes = [("room:*", RoomChannel)]
+
+
+NODE_NAME = "?"
+
+
+def main() -> None:
+    global NODE_NAME
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--name", default="node")
+    args = parser.parse_args()
+    NODE_NAME = args.name
+    logging.basicConfig(level=logging.INFO, format=f"{args.name} %(levelname)s %(name)s: %(message)s")
+    endpoint = channels.Endpoint(
+        name="Cluster.Endpoint", port=args.port, check_origin=False,
+        sockets=[channels.SocketMount("/socket", NodeSocket)],
+        pubsub_adapter=channels.RedisAdapter(args.redis_url, node_name=args.name),
+    )
+    endpoint.run()
+
+
+if __name__ == "__main__":
+    main()
