@@ -1,0 +1,89 @@
+"""The otp-channels server under test: an Endpoint whose ``bench:*`` channel broadcasts on demand.
+
+Run with the project venv: ``python -m bench.servers.otp_channels_server --port PORT`` (or
+``otp-channels serve bench.servers.otp_channels_server:Endpoint``). The socket is mounted at
+``/socket`` (WebSocket at ``/socket/websocket``, Phoenix V2 JSON). ``BenchChannel`` joins any
+``bench:*`` topic; ``handle_in("go", {"m": M, "size": S})`` broadcasts M events ``m`` of about S
+payload bytes (``{"i": k, "t": <monotonic ns>, "p": "..."}``) to the topic through the channels
+broadcast API (fastlane), with a scheduler checkpoint between messages like the peers, then
+replies ok; ``handle_in("echo", payload)`` replies ``{"status": "ok", "response": payload}``.
+
+Configuration: defaults of ``channels.Endpoint`` (no compression; heartbeats are the client's),
+origin check off, ``max_connections`` raised to 100,000 so that the file limit is the bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from typing import Any
+
+import trio
+
+import channels
+import otp
+
+TOPIC_PATTERN = "bench:*"
+
+
+def make_payload(k: int, size: int) -> dict[str, Any]:
+    """A broadcast payload of about ``size`` JSON bytes carrying its index and send time."""
+    t = time.monotonic_ns()
+    head = len(f'{{"i":{k},"t":{t},"p":""}}')
+    return {"i": k, "t": t, "p": "x" * max(0, size - head)}
+
+
+class BenchChannel(channels.Channel):
+    """``go`` broadcasts M messages to the topic; ``echo`` replies with its payload."""
+
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+        return channels.Ok(socket)
+
+    async def handle_in(self, event: str, payload: Any, socket: channels.Socket
+                        ) -> otp.Reply[Any] | otp.NoReply[Any]:
+        if event == "echo":
+            return channels.Reply(("ok", payload), socket)
+        if event == "go" and isinstance(payload, dict):
+            m = int(payload.get("m", 1))
+            size = int(payload.get("size", 100))
+            for k in range(m):
+                socket.broadcast("m", make_payload(k, size))
+                await trio.lowlevel.checkpoint()
+            return channels.Reply(("ok", {"sent": m}), socket)
+        return channels.NoReply(socket)
+
+
+class BenchSocket(channels.Socket):
+    routes = [(TOPIC_PATTERN, BenchChannel)]
+
+
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000) -> channels.Endpoint:
+    """The bench endpoint: ``BenchSocket`` at ``/socket``."""
+    return channels.Endpoint(
+        name="Bench.Endpoint",
+        host=host,
+        port=port,
+        sockets=[channels.SocketMount("/socket", BenchSocket)],
+        check_origin=False,
+        max_connections=100_000,
+    )
+
+
+#: For ``otp-channels serve bench.servers.otp_channels_server:Endpoint``.
+Endpoint = make_endpoint()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.servers.otp_channels_server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4000)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    make_endpoint(host=args.host, port=args.port).run()
+
+
+if __name__ == "__main__":
+    main()
