@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from channels import testing
+
+
+async def test_join_echo_leave(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep, "/socket", params={"user": "ann"})
+    assert await client.join("room:1", {}) == ("ok", {})
+    ref = await client.push("room:1", "echo", {"a": 1})
+    await client.assert_reply(ref, "ok", {"a": 1})
+    assert ep.channel_topics() == ["room:1"]
+    assert await client.leave("room:1") == ("ok", {})
+    await client.assert_push("room:1", "phx_close", {})
