@@ -1,0 +1,107 @@
+"""A chat app: rooms ``room:<name>`` where every ``new_msg`` reaches every member, served with its web page.
+
+Run it with ``python -m examples.chat --port 4000`` and open http://127.0.0.1:4000/.
+The page uses the official Phoenix JS client, served at ``/js/phoenix.js`` from the
+npm package installed in ``tests/interop`` (``cd tests/interop && npm ci``, or
+``.ci/setup --with-services``); without it the page says how to install it.
+
+Wire protocol, as in the Phoenix guides' chat example::
+
+    client → server  ["1", "2", "room:lobby", "new_msg", {"body": "hi"}]
+    server → clients ["1", null, "room:lobby", "new_msg", {"body": "hi", "user": "alice"}]
+
+The broadcast reaches every member of the room, the sender included; the sender also
+gets an ``ok`` reply (or ``error`` with a ``reason`` for an invalid message).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import channels
+import otp
+from channels import Error, Ok
+
+__all__ = ["MAX_BODY", "MAX_ROOM", "MAX_USER", "PHOENIX_JS", "STATIC_DIR", "ChatSocket", "Endpoint",
+           "RoomChannel", "make_endpoint"]
+
+logger = logging.getLogger("examples.chat")
+
+#: The page, its script and stylesheet.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The official client (IIFE build defining ``window.Phoenix``) from the interop suite's npm install.
+PHOENIX_JS = (Path(__file__).resolve().parents[2]
+              / "tests" / "interop" / "node_modules" / "phoenix" / "priv" / "static" / "phoenix.js")
+
+#: Longest message body, room name and user name accepted (characters).
+MAX_BODY = 2000
+MAX_ROOM = 64
+MAX_USER = 32
+
+
+class RoomChannel(channels.Channel):
+    """``room:<name>``: anyone may join; ``new_msg`` is broadcast to the whole room."""
+
+    async def join(self, topic: str, payload: Any, socket: channels.Socket
+                   ) -> channels.Ok[Any] | channels.Error:
+        name = topic.removeprefix("room:")
+        if not name or len(name) > MAX_ROOM or not name.isprintable():
+            return channels.Error({"reason": f"a room name is 1 to {MAX_ROOM} printable characters"})
+        return channels.Ok(socket)
+
+    async def handle_in(self, event: str, payload: Any, socket: channels.Socket
+                        ) -> otp.Reply[Any] | otp.NoReply[Any]:
+        if event == "new_msg":
+            body = payload.get("body") if isinstance(payload, dict) else None
+            if not isinstance(body, str) or not body.strip():
+                return channels.Reply(("error", {"reason": "new_msg needs a non-empty string body"}), socket)
+            if len(body) > MAX_BODY:
+                return channels.Reply(("error", {"reason": f"a message is at most {MAX_BODY} characters"}),
+                                      socket)
+            socket.broadcast("new_msg", {"body": body, "user": socket.assigns["user"]})
+            return channels.Reply("ok", socket)
+        return channels.Reply(("error", {"reason": f"unknown event {event!r}"}), socket)
+
+
+class ChatSocket(channels.Socket):
+    """Accepts everyone; the ``user`` connect param (trimmed, default ``anonymous``) names them."""
+
+    channels = [("room:*", RoomChannel)]
+
+    # In this class body ``channels`` is the routes attribute, hence the bare ``Ok``/``Error``.
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+        user = params.get("user")
+        user = user.strip()[:MAX_USER] if isinstance(user, str) else ""
+        return Ok(self.assign(user=user or "anonymous"))
+
+
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,
+                  phoenix_js: str | Path | None = None) -> channels.Endpoint:
+    """The chat endpoint: the page at ``/``, the socket at ``/socket``.
+
+    Args:
+        host: Interface to listen on.
+        port: TCP port (0 picks a free one; ``endpoint.port`` tells which after start).
+        redis_url: Reserved for clustering through Redis; not wired yet (logged and ignored).
+        phoenix_js: The Phoenix client file served at ``/js/phoenix.js`` (default: :data:`PHOENIX_JS`).
+    """
+    if redis_url is not None:
+        logger.warning("examples.chat: clustering through Redis is not wired yet; ignoring redis_url=%s",
+                       redis_url)
+    js = Path(phoenix_js) if phoenix_js is not None else PHOENIX_JS
+    return channels.Endpoint(
+        name="Chat.Endpoint",
+        host=host,
+        port=port,
+        sockets=[channels.SocketMount("/socket", ChatSocket)],
+        static_dir=STATIC_DIR,
+        static_files={"/js/phoenix.js": js},
+        check_origin=False,
+    )
+
+
+#: For ``otp-channels serve examples.chat:Endpoint``.
+Endpoint = make_endpoint()

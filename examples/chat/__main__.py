@@ -1,0 +1,29 @@
+"""``python -m examples.chat --port PORT``: serve the chat page and its socket."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from . import PHOENIX_JS, make_endpoint
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m examples.chat", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4000, help="0 picks a free port (printed on start)")
+    parser.add_argument("--redis-url", default=None, help="cluster through Redis (e.g. redis://127.0.0.1:6379)")
+    parser.add_argument("--phoenix-js", type=Path, default=PHOENIX_JS,
+                        help="the Phoenix JS client served at /js/phoenix.js (default: %(default)s)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.phoenix_js.is_file():
+        logging.getLogger("examples.chat").warning(
+            "the Phoenix JS client is not installed (%s is missing): the page will not work until you run "
+            "`cd tests/interop && npm ci` (or `.ci/setup --with-services`)", args.phoenix_js)
+    make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, phoenix_js=args.phoenix_js).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""A test-only endpoint for the interop suite: a channel that crashes or disconnects its socket on request.
+
+Run it with ``python -m tests.interop.server --port PORT`` (``--port 0`` picks a free port;
+the ``listening on`` line tells which). It exists so that the product examples need no
+test hooks:
+
+* socket ``/socket``: the ``user`` connect param is required (refused without it) and
+  names the socket, id ``user_socket:<user>``;
+* topic ``test:*`` (``TestChannel``): the join reply is ``{"joins": n}``, n counting this
+  user's joins of this topic since the server started, so a client can tell a rejoin;
+  events:
+
+  ``ping``        reply ``ok {"pong": <payload>}``
+  ``crash``       the channel raises (the client gets ``phx_error`` and rejoins)
+  ``disconnect``  broadcast ``"disconnect"`` to the socket id (the server closes the
+                  socket with 1001, the client reconnects); reply ``ok`` (may not arrive)
+  ``stop``        a graceful stop with reply ``ok`` (the client gets ``phx_close``, no rejoin)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import channels
+import otp
+from channels import Error, Ok
+
+__all__ = ["TestChannel", "TestSocket", "make_endpoint"]
+
+#: Joins per (user, topic) since the server started.
+_joins: Counter[tuple[str, str]] = Counter()
+
+
+class CrashRequested(RuntimeError):
+    """Raised by ``TestChannel`` on the ``crash`` event."""
+
+
+class TestChannel(channels.Channel):
+    """``test:*``: join counting, ping, crash, disconnect, stop."""
+
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+        key = (str(socket.assigns["user"]), topic)
+        _joins[key] += 1
+        return channels.Ok(socket, {"joins": _joins[key]})
+
+    async def handle_in(self, event: str, payload: Any, socket: channels.Socket
+                        ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
+        if event == "ping":
+            return channels.Reply(("ok", {"pong": payload}), socket)
+        if event == "crash":
+            raise CrashRequested(f"crash requested by the client on {socket.topic}")
+        if event == "disconnect":
+            assert socket.socket_id is not None
+            socket.endpoint.broadcast(socket.socket_id, "disconnect", {})
+            return channels.Reply("ok", socket)
+        if event == "stop":
+            return channels.Stop(otp.NORMAL, socket, reply="ok")
+        return channels.Reply(("error", {"reason": f"unknown event {event!r}"}), socket)
+
+
+class TestSocket(channels.Socket):
+    """Requires a ``user`` param; its id is ``user_socket:<user>``."""
+
+    channels = [("test:*", TestChannel)]
+
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+        user = params.get("user")
+        if not isinstance(user, str) or not user:
+            return Error()
+        return Ok(self.assign(user=user))
+
+    def id(self) -> str | None:
+        return f"user_socket:{self.assigns['user']}"
+
+
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 0) -> channels.Endpoint:
+    """The interop test endpoint: ``TestSocket`` at ``/socket``."""
+    return channels.Endpoint(
+        name="Interop.Endpoint",
+        host=host,
+        port=port,
+        sockets=[channels.SocketMount("/socket", TestSocket)],
+        check_origin=False,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.interop.server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    make_endpoint(host=args.host, port=args.port).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Interop: the official Phoenix JS client (npm ``phoenix``, in Node and in headless Chromium) against our servers.
+
+Each test starts a server in a subprocess (``python -m examples.hello_sockets``,
+``-m examples.chat`` or the test-only ``-m tests.interop.server``, on ``--port 0``; the
+``listening on`` line gives the port), runs a Node script from this directory with a
+bounded timeout, and asserts on the JSON lines it prints (one per observed event, see
+``harness.mjs``).
+
+Needs node, the npm packages of ``package-lock.json`` (``npm ci`` here) and Debian's
+``chromium``; ``.ci/setup --with-services`` installs all three. Tests skip only when node
+or chromium are absent; a missing ``node_modules`` next to an installed npm is a failure
+that says how to fix it.
+
+Transports: ``TRANSPORTS`` parametrizes the Node scenarios (``--transport`` of the
+scripts); add ``"longpoll"`` once the servers mount long-poll.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+NODE_MODULES = HERE / "node_modules"
+
+#: Transports the Node scenarios run over (the scripts' ``--transport``).
+TRANSPORTS = ["websocket"]
+
+#: Bounds (seconds): server start, and one Node script (its own deadline is shorter).
+SERVER_START_TIMEOUT = 30.0
+NODE_TIMEOUT = 45.0
+_LISTENING = re.compile(r"listening on http://[^\s:]+:(\d+)")
+
+
+# -- prerequisites ---------------------------------------------------------------------------
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (`.ci/setup --with-services` or `apt-get install nodejs npm`)")
+    for package in ("phoenix", "ws", "playwright-core"):
+        if not (NODE_MODULES / package / "package.json").is_file():
+            if shutil.which("npm") is None:
+                pytest.skip("npm is not installed, so the interop packages cannot be installed")
+            pytest.fail(f"the npm package {package!r} is missing from {NODE_MODULES}: run "
+                        "`.ci/setup --with-services` (or `cd tests/interop && npm ci`)")
+    return node
+
+
+def _chromium() -> str:
+    for candidate in (shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip("chromium is not installed (`.ci/setup --with-services` or `apt-get install chromium`)")
+
+
+# -- servers ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server subprocess and everything it printed (stdout and stderr, merged)."""
+
+    proc: subprocess.Popen[str]
+    port: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/socket"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def output(self) -> str:
+        return "".join(self.lines[-200:])
+
+
+def _read_lines(server: Server, started: threading.Event) -> None:
+    assert server.proc.stdout is not None
+    for line in server.proc.stdout:
+        server.lines.append(line)
+        match = _LISTENING.search(line)
+        if match and not started.is_set():
+            server.port = int(match.group(1))
+            started.set()
+    started.set()  # EOF: the server exited
+
+
+def _wait_accepting(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0):
+        pass
+
+
+@pytest.fixture(scope="module")
+def start_server() -> Iterator[Any]:
+    """``start_server(module, *args)``: start ``python -m module --port 0 *args``; stopped after the module."""
+    servers: list[tuple[Server, threading.Thread]] = []
+
+    def start(module: str, *args: str) -> Server:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--port", "0", *args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        server = Server(proc)
+        started = threading.Event()
+        reader = threading.Thread(target=_read_lines, args=(server, started), daemon=True)
+        reader.start()
+        servers.append((server, reader))
+        if not started.wait(SERVER_START_TIMEOUT):
+            pytest.fail(f"{module} did not report listening within {SERVER_START_TIMEOUT} s:\n{server.output()}")
+        if server.port == 0:
+            pytest.fail(f"{module} exited ({proc.poll()}) before listening:\n{server.output()}")
+        _wait_accepting(server.port)
+        return server
+
+    yield start
+    for server, reader in servers:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+        reader.join(timeout=10)
+        if server.proc.stdout is not None:
+            server.proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def hello_server(start_server: Any) -> Server:
+    _node()
+    server: Server = start_server("examples.hello_sockets")
+    return server
+
+
+@pytest.fixture(scope="module")
+def chat_server(start_server: Any) -> Server:
+    _node()
+    server: Server = start_server("examples.chat")
+    return server
+
+
+@pytest.fixture(scope="module")
+def test_server(start_server: Any) -> Server:
+    _node()
+    server: Server = start_server("tests.interop.server")
+    return server
+
+
+# -- running the Node scripts --------------------------------------------------------------------
+
+
+def run_node(script: str, *args: str, server: Server) -> list[dict[str, Any]]:
+    """Run ``node script args...``; return its JSON lines; fail with every output if it did not finish."""
+    command = [_node(), str(HERE / script), *args]
+    try:
+        done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=NODE_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{' '.join(command)} did not finish within {NODE_TIMEOUT} s\n--- stdout\n{exc.stdout!r}\n"
+                    f"--- stderr\n{exc.stderr!r}\n--- server\n{server.output()}")
+    events = []
+    for line in done.stdout.splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            events.append({"event": "unparsed", "line": line})
+    if done.returncode != 0 or not events or events[-1].get("event") != "done":
+        pytest.fail(f"{' '.join(command)} failed (rc {done.returncode})\n--- stdout\n{done.stdout}\n"
+                    f"--- stderr\n{done.stderr}\n--- server\n{server.output()}")
+    return events
+
+
+def pick(events: list[dict[str, Any]], **fields: Any) -> list[dict[str, Any]]:
+    """The events whose fields include ``fields``."""
+    return [e for e in events if all(e.get(k) == v for k, v in fields.items())]
+
+
+def one(events: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    found = pick(events, **fields)
+    assert len(found) == 1, f"expected one event with {fields}, got {found}\nall events: {events}"
+    return found[0]
+
+
+def index(events: list[dict[str, Any]], event: dict[str, Any]) -> int:
+    return next(i for i, e in enumerate(events) if e is event)
+
+
+# -- Node: WebSocket (and later long-poll) scenarios -----------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_js_client_connects_joins_gets_push_reply_and_leaves(hello_server: Server, transport: str) -> None:
+    events = run_node("client.mjs", "ping", hello_server.socket_url, "--transport", transport, server=hello_server)
+
+    assert pick(events, event="open", who="u1")
+    assert one(events, event="join", topic="ping")["status"] == "ok"
+    ping = one(events, event="reply", label="ping")
+    assert (ping["status"], ping["response"]) == ("ok", {"ping": "pong"})
+    phrase = one(events, event="reply", label="ping_phrase")
+    assert (phrase["status"], phrase["response"]) == ("ok", {"ping": "hi there"})
+    leave = one(events, event="reply", label="leave")
+    assert (leave["status"], leave["response"]) == ("ok", {})
+    assert one(events, event="state", topic="ping")["state"] == "closed"
+    assert not pick(events, event="close"), "the server must not close the socket"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_chat_new_msg_is_broadcast_to_every_member_sender_included(chat_server: Server, transport: str) -> None:
+    events = run_node("client.mjs", "broadcast", chat_server.socket_url, "--transport", transport,
+                      server=chat_server)
+
+    assert [e["status"] for e in pick(events, event="join")] == ["ok", "ok"]
+    for who in ("alice", "bob"):
+        got = [e["payload"] for e in pick(events, event="push", who=who, name="new_msg")]
+        assert got == [{"body": "hello bob", "user": "alice"}, {"body": "hi alice", "user": "bob"}], who
+    assert one(events, event="reply", who="alice", label="new_msg")["status"] == "ok"
+    empty = one(events, event="reply", label="empty_msg")
+    assert empty["status"] == "error"
+    assert "non-empty" in empty["response"]["reason"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_left_client_gets_phx_close_and_no_more_room_broadcasts(chat_server: Server, transport: str) -> None:
+    events = run_node("client.mjs", "leave", chat_server.socket_url, "--transport", transport, server=chat_server)
+
+    room = one(events, event="state", who="bob")["topic"]
+    leave = one(events, event="reply", who="bob", label="leave")
+    assert (leave["status"], leave["response"]) == ("ok", {})
+    assert one(events, event="state", who="bob")["state"] == "closed"
+    left = index(events, one(events, event="checkpoint", name="left"))
+    end = index(events, one(events, event="checkpoint", name="end"))
+    after_leave = [e for e in events[left:end] if e.get("who") == "bob" and e.get("topic") == room]
+    # Phoenix order for a leave: the ok reply, then phx_close for the join; then nothing.
+    assert [e["name"] for e in after_leave if e["event"] == "frame"] == ["phx_reply", "phx_close"]
+    assert [e["payload"]["body"] for e in pick(events, event="push", who="alice", topic=room)] == [
+        "before leave", "after leave"]
+    assert [e["payload"]["body"] for e in pick(events, event="push", who="bob", topic=room)] == ["before leave"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_crashed_channel_sends_phx_error_and_the_client_rejoins(test_server: Server, transport: str) -> None:
+    events = run_node("client.mjs", "crash", test_server.socket_url, "--transport", transport, server=test_server)
+
+    joins = pick(events, event="join", topic="test:crash")
+    assert [(j["status"], j["response"]) for j in joins] == [("ok", {"joins": 1}), ("ok", {"joins": 2})]
+    first_error = pick(events, event="channel_error")[0]
+    assert first_error["reason"] == {"reason": "channel_crash"}
+    assert index(events, joins[0]) < index(events, first_error) < index(events, joins[1])
+    assert one(events, event="reply", label="ping_after_rejoin")["status"] == "ok"
+    assert one(events, event="state")["state"] == "joined"
+    assert len(pick(events, event="open")) == 1, "a channel crash must not close the socket"
+    assert not pick(events, event="close")
+    assert "CrashRequested" in test_server.output()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_disconnect_broadcast_closes_socket_1001_and_the_client_reconnects(test_server: Server,
+                                                                          transport: str) -> None:
+    events = run_node("client.mjs", "disconnect", test_server.socket_url, "--transport", transport,
+                      server=test_server)
+
+    closes = pick(events, event="close")
+    assert closes, "the server did not close the socket"
+    if transport == "websocket":
+        assert closes[0]["code"] == 1001
+    opens = pick(events, event="open")
+    assert len(opens) == 2
+    joins = pick(events, event="join", topic="test:dc")
+    assert [(j["status"], j["response"]) for j in joins] == [("ok", {"joins": 1}), ("ok", {"joins": 2})]
+    assert index(events, closes[0]) < index(events, opens[1]) < index(events, joins[1])
+    assert one(events, event="reply", label="ping_after_reconnect")["status"] == "ok"
+    assert one(events, event="state")["state"] == "joined"
+
+
+# -- headless Chromium -------------------------------------------------------------------------------
+
+
+def test_chat_page_in_chromium_joins_a_room_and_shows_the_echoed_message(chat_server: Server) -> None:
+    chromium = _chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "chat-chromium.png"
+    shot.unlink(missing_ok=True)
+    events = run_node("browser.mjs", "chat", chat_server.http_url, "--chromium", chromium,
+                      "--screenshot", str(shot), "--timeout", "30000", server=chat_server)
+
+    assert "joined room:browser-" in one(events, event="joined")["status"]
+    message = one(events, event="message")
+    assert (message["user"], message["body"]) == ("alice", "hello from chromium")
+    assert pick(events, event="input_cleared")
+    assert not pick(events, event="pageerror")
+    assert not pick(events, event="http_error")
+    assert shot.is_file()
+    assert shot.stat().st_size > 0
+
+
+def test_chat_page_says_how_to_install_the_client_when_phoenix_js_is_missing(start_server: Any) -> None:
+    _node()
+    chromium = _chromium()
+    server: Server = start_server("examples.chat", "--phoenix-js", str(HERE / "no-such-dir" / "phoenix.js"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "chat-missing-client.png"
+    events = run_node("browser.mjs", "missing_client", server.http_url, "--chromium", chromium,
+                      "--screenshot", str(shot), "--timeout", "30000", server=server)
+
+    notice = one(events, event="missing_client")
+    assert "npm ci" in notice["text"]
+    assert notice["status"] == "Phoenix client missing"
+    assert notice["app_visible"] is False
+    assert [e["status"] for e in pick(events, event="http_error")] == [404]
+    assert "the Phoenix JS client is not installed" in server.output()
