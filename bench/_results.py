@@ -159,23 +159,24 @@ def fmt(v: Any) -> str:
 
 def table_rows(scenario: str, cases: Mapping[str, Mapping[str, Mapping[str, Any]]]
                ) -> list[list[str]]:
-    """Rows (header first) for one scenario: case, server, then headline metrics with ranges."""
+    """Rows (header first) for one scenario: case, server, headline metrics with their ranges,
+    the first metric's ratio to otp-channels, and a note (the failure reason, if any)."""
     metrics = HEADLINE.get(scenario, ())
-    rows = [["case", "server", *metrics, "ratio"]]
+    rows = [["case", "server", *metrics, "ratio", "note"]]
     for case, servers in cases.items():
         for server, m in servers.items():
-            if "error" in m and not any(k in m for k in metrics):
-                rows.append([case, server, *(["—"] * len(metrics)),
-                             "FAILED: " + str(m["error"])[:80]])
-                continue
             cells = []
             for key in metrics:
                 cell = fmt(m.get(key))
-                if key + "_min" in m and key + "_max" in m:
-                    cell += f" ({fmt(m[key + '_min'])}..{fmt(m[key + '_max'])})"
+                lo, hi = m.get(key + "_min"), m.get(key + "_max")
+                if lo is not None and hi is not None and lo != hi:
+                    cell += f" ({fmt(lo)}..{fmt(hi)})"
                 cells.append(cell)
             ratio = m.get(metrics[0] + "_ratio") if metrics else None
-            rows.append([case, server, *cells, fmt(ratio) if ratio is not None else ""])
+            note = str(m.get("error", ""))[:120].replace("|", "/").replace("\n", " ")
+            rows.append([case, server, *cells, fmt(ratio) if ratio is not None else "",
+                         ("FAILED: " if not any(k in m for k in metrics) and note else "")
+                         + note])
     return rows
 
 

@@ -1,0 +1,115 @@
+"""Smoke tests of the bench's pure parts: result arithmetic, JSON shape, ratios, frames.
+
+They start no server and need no ``.bench-venv``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from bench import loadgen
+from bench._results import (
+    add_ratios,
+    fanout_burst,
+    fanout_latencies_us,
+    markdown_table,
+    merge_rounds,
+    percentile,
+    put,
+    table_rows,
+)
+from bench._scenarios import shards
+from bench.report import merge_documents, render
+
+
+def test_burst_rate_is_frames_over_time_from_trigger_to_last_receipt() -> None:
+    t0 = 1_000_000_000
+    lasts = [[t0 + 10_000_000, t0 + 50_000_000], [t0 + 20_000_000, t0 + 100_000_000]]
+    burst = fanout_burst(n_subs=1000, m=2, t_send_ns=t0, lasts=lasts, frames=2000)
+    assert burst["burst_s"] == 0.1
+    assert burst["delivered_per_s"] == 20_000
+    assert burst["delivered_fraction"] == 1.0
+
+
+def test_burst_with_no_receipt_delivers_nothing() -> None:
+    burst = fanout_burst(n_subs=10, m=1, t_send_ns=5, lasts=[[0]], frames=0)
+    assert burst["delivered_per_s"] == 0.0
+    assert math.isnan(burst["burst_s"])
+
+
+def test_latency_is_last_receipt_over_all_processes_minus_send_stamp() -> None:
+    ts = [1_000, 2_000_000]
+    lasts = [[6_000, 2_004_000], [11_000, 2_001_000]]
+    assert fanout_latencies_us(ts, lasts) == [10.0, 4.0]
+
+
+def test_latency_skips_broadcasts_some_process_never_completed() -> None:
+    assert fanout_latencies_us([1_000, 2_000], [[3_000, 0], [4_000, 5_000]]) == [3.0]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile([7.0], 99) == 7.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_merge_rounds_gives_median_min_max_and_skips_nan() -> None:
+    merged = merge_rounds([{"x": 1.0, "y": math.nan}, {"x": 3.0, "y": 2.0}, {"x": 2.0}])
+    assert merged["rounds"] == 3
+    assert (merged["x"], merged["x_min"], merged["x_max"]) == (2.0, 1.0, 3.0)
+    assert merged["y"] == 2.0
+    assert "y_min" not in merged
+
+
+def test_document_shape_is_scenario_case_server_metric_with_peer_ratios() -> None:
+    doc: dict[str, object] = {}
+    put(doc, "fanout", "N=1000", "otp-channels", {"delivered_per_s": 100_000.0, "p50_us": 50.0})
+    put(doc, "fanout", "N=1000", "websockets", {"delivered_per_s": 60_000.0, "p50_us": 100.0})
+    put(doc, "fanout", "N=1000", "django-channels", {"error": "over budget"})
+    doc["meta"] = {"command": "python -m bench fanout"}
+    add_ratios(doc)
+    fanout = doc["fanout"]
+    assert isinstance(fanout, dict)
+    assert fanout["N=1000"]["websockets"]["delivered_per_s_ratio"] == 0.6
+    assert fanout["N=1000"]["websockets"]["p50_us_ratio"] == 2.0
+    assert "delivered_per_s_ratio" not in fanout["N=1000"]["otp-channels"]
+    assert json.loads(json.dumps(doc)) == doc
+
+
+def test_tables_show_failures_with_their_reason() -> None:
+    cases: dict[str, dict[str, dict[str, object]]] = {
+        "N=1": {"otp-channels": {"delivered_per_s": 5.0},
+                "django-channels": {"error": "burst not delivered"}}}
+    rows = table_rows("fanout", cases)
+    assert rows[0][:3] == ["case", "server", "delivered_per_s"]
+    assert rows[2][-1] == "FAILED: burst not delivered"
+    assert markdown_table(rows).count("\n") == len(rows)
+
+
+def test_report_merges_documents_per_server_and_recomputes_ratios() -> None:
+    a = {"fanout": {"N=1": {"otp-channels": {"delivered_per_s": 10.0}}}, "meta": {"command": "a"}}
+    b = {"fanout": {"N=1": {"websockets": {"delivered_per_s": 5.0}}}, "meta": {"command": "b"}}
+    merged = merge_documents([a, b])
+    assert merged["fanout"]["N=1"]["websockets"]["delivered_per_s_ratio"] == 0.5
+    text = render(merged)
+    assert "| N=1 | websockets | 5 |" in text
+    assert "Run `a`" in text
+    assert "Run `b`" in text
+
+
+def test_shards_cap_sockets_per_process_and_use_distinct_source_addresses() -> None:
+    parts = shards(25_000)
+    assert sum(n for n, _ in parts) == 25_000
+    assert all(n <= 15_000 for n, _ in parts)
+    assert len({src for _, src in parts}) == len(parts)
+
+
+def test_client_frames_are_masked_with_a_zero_key() -> None:
+    frame = loadgen.client_frame(b"hi")
+    assert frame == b"\x81\x82\x00\x00\x00\x00hi"
+    long = loadgen.client_frame(b"x" * 300)
+    assert long[:4] == b"\x81\xfe\x01\x2c"
+    assert long[4:8] == b"\x00" * 4
