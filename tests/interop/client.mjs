@@ -11,6 +11,8 @@
 //   crash       tests.interop.server    the channel crashes; the client rejoins by itself
 //   disconnect  tests.interop.server    "disconnect" to the socket id closes it (1001); the
 //                                       client reconnects and rejoins by itself
+//   terminate_reasons  tests.interop.server  [--rounds N] clients close cleanly; the channels'
+//                                       terminate reasons are reported on test:observer
 
 import { emit, join, makeSocket, mark, parseArgs, reply, run, waitFor, watchChannel } from "./harness.mjs";
 
@@ -121,6 +123,23 @@ const scenarios = {
     await reply(ch.push("ping", { n: 2 }), who, "ping_after_reconnect");
     emit("state", { who, topic: ch.topic, state: ch.state });
     socket.disconnect();
+  },
+
+  async terminate_reasons() {
+    // Why does a channel end when its client closes the socket cleanly? (Phoenix: {:shutdown, :closed})
+    const rounds = Number(options.rounds || 10);
+    const observer = connect(`observer-${unique}`);
+    const obs = watchChannel(observer.channel("test:observer", {}), "observer");
+    obs.on("terminated", (p) => emit("terminated", { user: p.user, topic: p.topic, reason: p.reason }));
+    await join(obs, "observer");
+    for (let i = 0; i < rounds; i++) {
+      const who = `tr-${unique}-${i}`;
+      const socket = connect(who);
+      await join(watchChannel(socket.channel("test:tr", {}), who), who);
+      socket.disconnect();
+      await waitFor({ event: "terminated", user: who });
+    }
+    observer.disconnect();
   },
 };
 

@@ -15,6 +15,10 @@ test hooks:
   ``disconnect``  broadcast ``"disconnect"`` to the socket id (the server closes the
                   socket with 1001, the client reconnects); reply ``ok`` (may not arrive)
   ``stop``        a graceful stop with reply ``ok`` (the client gets ``phx_close``, no rejoin)
+
+  When a ``test:*`` channel terminates it broadcasts ``terminated`` with ``{"user", "topic",
+  "reason"}`` (``reason`` is the repr of the exit reason, e.g. ``{:shutdown, 'closed'}``) on
+  ``test:observer``, so that a client joined there sees why other channels ended.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ import channels
 import otp
 from channels import Error, Ok
 
-__all__ = ["TestChannel", "TestSocket", "make_endpoint"]
+__all__ = ["OBSERVER_TOPIC", "CrashRequested", "TestChannel", "TestSocket", "make_endpoint"]
+
+#: Where terminations are reported.
+OBSERVER_TOPIC = "test:observer"
 
 #: Joins per (user, topic) since the server started.
 _joins: Counter[tuple[str, str]] = Counter()
@@ -60,6 +67,11 @@ class TestChannel(channels.Channel):
         if event == "stop":
             return channels.Stop(otp.NORMAL, socket, reply="ok")
         return channels.Reply(("error", {"reason": f"unknown event {event!r}"}), socket)
+
+    async def terminate(self, reason: otp.ExitReason, socket: channels.Socket) -> None:
+        if socket.topic != OBSERVER_TOPIC:
+            socket.endpoint.broadcast(OBSERVER_TOPIC, "terminated", {
+                "user": socket.assigns["user"], "topic": socket.topic, "reason": repr(reason)})
 
 
 class TestSocket(channels.Socket):
