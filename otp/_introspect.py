@@ -20,7 +20,7 @@ from typing import Any
 
 from ._node import Node, Process, current_node
 
-__all__ = ["find_process", "format_tree", "process_snapshot", "snapshot"]
+__all__ = ["describe", "find_process", "format_tree", "process_snapshot", "snapshot"]
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:
@@ -65,8 +65,14 @@ def process_snapshot(proc: Process, *, restarts: int | None = None) -> dict[str,
     }
 
 
-def snapshot(node: Node | None = None) -> dict[str, Any]:
-    """The whole live process tree of ``node`` (default: the current node)."""
+def snapshot(node: Node | None = None, *, max_children: int | None = None) -> dict[str, Any]:
+    """The whole live process tree of ``node`` (default: the current node).
+
+    ``max_children`` caps the children listed under each process (the rest are counted in
+    the parent's ``"more"``), to keep snapshots of nodes with many connections small.
+    Children of a ``DynamicSupervisor`` report ``restarts=0``: a dynamic child that is
+    restarted comes back as a new child, so the count lives in the supervisor's summary.
+    """
     node = node if node is not None else current_node()
     procs = [p for p in node.processes() if not p.external]
     by_parent: dict[int | None, list[Process]] = {}
@@ -75,22 +81,31 @@ def snapshot(node: Node | None = None) -> dict[str, Any]:
         parent = p.parent.id if p.parent is not None and p.parent.id in alive else None
         by_parent.setdefault(parent, []).append(p)
 
-    def restarts_of(p: Process) -> dict[str, int]:
-        summary = p.summary() if p.summary is not None else None
+    def restarts_of(d: dict[str, Any]) -> dict[str, int]:
+        summary = d.get("summary")
         out: dict[str, int] = {}
-        if isinstance(summary, dict):
-            for child in summary.get("children", ()) if isinstance(summary.get("children"), list) else ():
+        if isinstance(summary, dict) and isinstance(summary.get("children"), list):
+            for child in summary["children"]:
                 if isinstance(child, dict) and child.get("pid"):
                     out[str(child["pid"])] = int(child.get("restarts", 0))
         return out
 
     def build(p: Process, restarts: int | None) -> dict[str, Any]:
         d = process_snapshot(p, restarts=restarts)
-        child_restarts = restarts_of(p)
+        child_restarts = restarts_of(d)
+        dynamic = p.behaviour == "DynamicSupervisor"
+        children = by_parent.get(p.pid.id, [])
+        if child_restarts:
+            # A supervisor: its children in start order, as it lists them.
+            order = {pid: i for i, pid in enumerate(child_restarts)}
+            children = sorted(children, key=lambda c: order.get(str(c.pid), len(order)))
+        shown = children if max_children is None else children[:max_children]
         d["children"] = [
-            build(c, child_restarts.get(str(c.pid), 0 if child_restarts else None))
-            for c in by_parent.get(p.pid.id, [])
+            build(c, child_restarts.get(str(c.pid), 0 if (child_restarts or dynamic) else None))
+            for c in shown
         ]
+        if len(shown) < len(children):
+            d["more"] = len(children) - len(shown)
         return d
 
     return {
@@ -116,7 +131,25 @@ def find_process(snap: dict[str, Any], pid_or_name: str) -> dict[str, Any] | Non
     return None
 
 
-def _describe(d: dict[str, Any]) -> str:
+#: Summary keys shown on a tree line, in this order (scalars, and short lists of scalars).
+TREE_SUMMARY_KEYS: tuple[str, ...] = (
+    "strategy", "topic", "topics", "transport", "peer", "address", "accepted", "children",
+    "connections", "state",
+)
+
+
+def _short(value: Any) -> str | None:
+    if isinstance(value, list | tuple):
+        if len(value) > 8 or not all(v is None or isinstance(v, str | int | float | bool) for v in value):
+            return None
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return None
+    return str(value)
+
+
+def describe(d: dict[str, Any]) -> str:
+    """One process of a snapshot as a single line (what ``format_tree`` prints per process)."""
     parts = [d["pid"]]
     if d.get("name"):
         parts.append(d["name"])
@@ -127,9 +160,11 @@ def _describe(d: dict[str, Any]) -> str:
         parts.append(f"restarts={d['restarts']}")
     summary = d.get("summary")
     if isinstance(summary, dict):
-        for key in ("strategy", "topic", "peer", "transport", "children", "connections", "state"):
-            if key in summary and not isinstance(summary[key], list | dict):
-                parts.append(f"{key}={summary[key]}")
+        for key in TREE_SUMMARY_KEYS:
+            if key in summary and summary[key] is not None:
+                text = _short(summary[key])
+                if text is not None:
+                    parts.append(f"{key}={text}")
     return "  ".join(str(p) for p in parts)
 
 
@@ -139,14 +174,15 @@ def format_tree(snap: dict[str, Any], *, max_children: int = 50) -> str:
 
     def walk(d: dict[str, Any], prefix: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└─ " if last else "├─ ")
-        lines.append(prefix + branch + _describe(d))
+        lines.append(prefix + branch + describe(d))
         children = d.get("children", [])
         shown = children[:max_children]
+        hidden = len(children) - len(shown) + int(d.get("more", 0))
         ext = "" if top else ("   " if last else "│  ")
         for i, c in enumerate(shown):
-            walk(c, prefix + ext, i == len(shown) - 1 and len(children) <= max_children, False)
-        if len(children) > max_children:
-            lines.append(prefix + ext + f"└─ ... {len(children) - max_children} more")
+            walk(c, prefix + ext, i == len(shown) - 1 and not hidden, False)
+        if hidden:
+            lines.append(prefix + ext + f"└─ ... {hidden} more")
 
     for d in snap["tree"]:
         walk(d, "", True, True)
