@@ -162,13 +162,15 @@ class SocketSession:
         # The join reply echoes the join's *ref* as its join_ref, as the seed transcripts
         # (Real-Time Phoenix, wscat) show: `["1","3","wild:1:3","phx_join",{}]` is answered
         # `["3","3","wild:1:3","phx_reply",...]`. The JS client always sends join_ref == ref,
-        # so for it this is the same as echoing join_ref. Pushes, phx_close, phx_error and
-        # the stale-message check use join_ref (or ref when join_ref is null), per §1.7/§1.9.
+        # so for it this is the same as echoing join_ref. Pushes and replies of the channel
+        # use join_ref (or ref when join_ref is null); phx_close, phx_error and the
+        # stale-message check use the join_ref as sent, null included (§1.7 edge case,
+        # §1.9: Phoenix's put_channel stores msg.join_ref).
         reply_join_ref = msg.ref
         if type(result) is otp.Down:
             self._reply(reply_join_ref, msg.ref, topic, "error", {"reason": "join crashed"})
         elif result.status == "ok":
-            joined = _Joined(topic, pid, join_ref, mref, sub)
+            joined = _Joined(topic, pid, msg.join_ref, mref, sub)
             self.channels[topic] = joined
             self.by_pid[pid] = joined
             self.by_mref[mref] = joined
