@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Generic, TypeVar, final
 
 import trio
 
-from ._api import open_mailbox
+from ._api import demonitor, monitor, open_mailbox
 from ._node import (
     Dest,
     Process,
@@ -280,8 +280,39 @@ def cast(server: Dest, request: Any) -> None:
 
 
 async def stop(server: Dest, reason: ExitReason = NORMAL, timeout: float | None = None) -> None:
-    """Stop a server with ``reason``, running its ``terminate``, and wait until it is gone."""
-    await call(server, _StopRequest(reason), timeout)
+    """Stop a server with ``reason``, running its ``terminate``, and wait until it is gone.
+
+    Like Elixir's ``GenServer.stop/3`` it returns only once the process has exited (so a
+    supervisor's children are stopped too), not when the request was taken.
+
+    Raises:
+      CallError: the server is not alive, or it exited with another reason (its
+        ``terminate`` raised, or it was killed meanwhile).
+      CallTimeout: it did not exit within ``timeout`` seconds (it keeps stopping).
+    """
+    me = _current.get()
+    if me is None or not me.alive:
+        async with open_mailbox():
+            return await stop(server, reason, timeout)
+    request = _StopRequest(reason)
+    target = me.node.resolve(server)
+    if target is None:
+        raise CallError(server, request, timeout, NOPROC)
+    if target is me:
+        raise CallError(server, request, timeout, "calling_self: a process cannot stop itself this way")
+    start = len(me.mailbox)
+    ref = monitor(target.pid)
+    target.deliver(Call(request, From(me.pid, ref)))
+    try:
+        down = await me.receive(lambda m: type(m) is Down and m.ref is ref, timeout, start)
+    except ReceiveTimeout:
+        demonitor(ref, flush=True)
+        raise CallTimeout(server, request, timeout, "timeout") from None
+    if down.reason is reason or down.reason == reason:
+        return
+    if isinstance(down.reason, BaseException):
+        raise CallError(server, request, timeout, down.reason) from down.reason
+    raise CallError(server, request, timeout, down.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,8 +538,8 @@ class _Loop:
                 t = type(msg)
                 if t is Call:
                     if type(msg.request) is _StopRequest:
-                        await self._stop(Stop(msg.request.reason, self.state, reply=None),
-                                         from_=msg.from_)
+                        # otp.stop waits for our Down: no reply, it would come too early.
+                        await self._stop(Stop(msg.request.reason, self.state))
                     cres = await server.handle_call(msg.request, msg.from_, self.state)
                     _validate(f"{name}.handle_call", cres, _CALL_RETURNS)
                     if type(cres) is Reply:
