@@ -37,8 +37,9 @@ import logging
 import os
 import signal
 import socket as stdsocket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import trio
@@ -50,6 +51,7 @@ from ._http import (
     BodyReader,
     HTTPLimits,
     InvalidAuthToken,
+    PrefixedStream,
     Request,
     Response,
     Router,
@@ -423,11 +425,18 @@ async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
     peer, _local = stream_addresses(stream)
     me.summary = lambda: {"transport": "http", "peer": f"{peer[0]}:{peer[1]}" if peer else None}
 
+    # An upgrade hands back what to run next instead of running it inside the handler, so
+    # that the HTTP driver (h11 state, buffers, the request) is freed for the lifetime of
+    # the WebSocket: that is a few KiB per connection.
+    upgraded: list[Callable[[], Awaitable[None]]] = []
+
     async def handler(request: Request, body: BodyReader) -> Response | Upgrade:
-        return await _route(rt, me, stream, request, body)
+        return await _route(rt, me, stream, request, body, upgraded)
 
     try:
         await serve_http(stream, handler, limits=rt.endpoint.http_limits)
+        if upgraded:
+            await upgraded.pop()()
     finally:
         stream.socket.close()
 
@@ -436,12 +445,12 @@ _NOT_FOUND = Response(404, [("content-type", "text/plain; charset=utf-8")], b"No
 
 
 async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, request: Request,
-                 body: BodyReader) -> Response | Upgrade:
+                 body: BodyReader, upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     match = rt.router.match(request.path_segments)
     if match is not None:
         mount, kind = match.handler
         if kind == "websocket":
-            return await _websocket(rt, me, stream, mount, request, body, match.params)
+            return await _websocket(rt, me, stream, mount, request, body, match.params, upgraded)
         from ._longpoll import handle_longpoll
 
         return await handle_longpoll(rt.endpoint, mount, request, body, match.params)
@@ -506,7 +515,8 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
 
 
 async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, mount: SocketMount,
-                     request: Request, body: BodyReader, path_params: Mapping[str, str]) -> Response | Upgrade:
+                     request: Request, body: BodyReader, path_params: Mapping[str, str],
+                     upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     endpoint = rt.endpoint
     if request.method != "GET":
         return Response(400)
@@ -534,7 +544,7 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
                                       subprotocols=protocols)
     if issubclass(mount.handler, Transport):
         return await _raw_websocket(me, stream, mount.handler(), params, connect_info, chosen, options,
-                                    request, body)
+                                    request, body, upgraded)
     try:
         socket = await connect_socket(endpoint, mount, params, connect_info, "websocket", me.pid,
                                       parse_vsn(request.query_params))
@@ -546,19 +556,22 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     problem = validate_websocket_upgrade(request)
     if problem is not None:
         return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
-    taken = body.take_over()
+    replay = _replay_bytes(body.take_over())
     me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
-    try:
-        await run_websocket(taken, stream.socket.fileno(), socket, subprotocol=chosen,
-                            options=options, pool=endpoint.pool_name(mount.handler))
-    finally:
-        stream.socket.close()
+    upgraded.append(partial(run_websocket, stream, replay, socket, subprotocol=chosen, options=options,
+                            pool=endpoint.pool_name(mount.handler)))
     return Upgrade()
+
+
+def _replay_bytes(taken: PrefixedStream) -> bytes:
+    # The request head and whatever the client sent after it.
+    return taken.replay
 
 
 async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: Transport,
                          params: Mapping[str, Any], connect_info: Mapping[str, Any], chosen: str | None,
-                         options: WebSocketOptions, request: Request, body: BodyReader) -> Response | Upgrade:
+                         options: WebSocketOptions, request: Request, body: BodyReader,
+                         upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     name = type(transport).__qualname__
     try:
         result: Any = await transport.connect(params, connect_info)
@@ -574,13 +587,10 @@ async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: 
     if problem is not None:
         return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
     me.behaviour = f"Connection {name}"
-    taken = body.take_over()
-    try:
-        await run_transport(transport, result.socket, taken, stream.socket.fileno(), subprotocol=chosen,
+    replay = _replay_bytes(body.take_over())
+    upgraded.append(partial(run_transport, transport, result.socket, stream, replay, subprotocol=chosen,
                             max_frame_size=options.max_frame_size, max_outbox_bytes=options.max_outbox_bytes,
-                            timeout=options.timeout)
-    finally:
-        stream.socket.close()
+                            timeout=options.timeout))
     return Upgrade()
 
 

@@ -21,15 +21,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import trio
-import trio_websocket
 
 import otp
 
 from ._socket import Error, Ok
-from ._writer import SocketWriter, WriterStream
+from ._writer import SocketWriter
+from ._wsconn import HandshakeFailed, accept_websocket
 from .protocol import Opcode, encode_ws_frame
 
 __all__ = ["Transport", "run_transport"]
@@ -70,15 +71,7 @@ class _Closed:
     code: int | None
 
 
-async def _reader(ws: trio_websocket.WebSocketConnection, me: otp.Process) -> None:
-    try:
-        while True:
-            me.deliver(_In(await ws.get_message()))
-    except trio_websocket.ConnectionClosed as exc:
-        me.deliver(_Closed(getattr(exc.reason, "code", None)))
-
-
-async def run_transport(transport: Transport, state: Any, stream: trio.abc.Stream, fd: int, *,
+async def run_transport(transport: Transport, state: Any, stream: trio.SocketStream, replay: bytes, *,
                         subprotocol: str | None, max_frame_size: int, max_outbox_bytes: int,
                         timeout: float) -> None:
     """Run a raw transport in the current (connection) process until it ends."""
@@ -87,21 +80,19 @@ async def run_transport(transport: Transport, state: Any, stream: trio.abc.Strea
     name = type(transport).__qualname__
     reason: otp.ExitReason = otp.NORMAL
     async with trio.open_nursery() as nursery:
-        writer = SocketWriter(fd, nursery, max_outbox=max_outbox_bytes,
+        writer = SocketWriter(stream.socket.fileno(), nursery, max_outbox=max_outbox_bytes,
                               on_close=lambda why: me.deliver(_Closed(None)))
         try:
-            request = await trio_websocket.wrap_server_stream(
-                nursery, WriterStream(stream, writer), max_message_size=max_frame_size, message_queue_size=16
-            )
-            ws = await request.accept(subprotocol=subprotocol)
-        except (trio_websocket.HandshakeError, trio.BrokenResourceError, trio.ClosedResourceError):
+            conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
+        except HandshakeFailed:
             nursery.cancel_scope.cancel()
             return
         me.summary = lambda: {"transport": "websocket", "socket": name, "outbox_bytes": writer.outbox_bytes}
         state = await transport.init(state)
-        nursery.start_soon(_reader, ws, me)
+        nursery.start_soon(partial(conn.run_reader, lambda data: me.deliver(_In(data)),
+                                   lambda code: me.deliver(_Closed(code)), max_message_size=max_frame_size))
         last_in = trio.current_time()
-        close_code = 1000
+        client_closed = False
         try:
             while True:
                 try:
@@ -112,7 +103,7 @@ async def run_transport(transport: Transport, state: Any, stream: trio.abc.Strea
                         break
                     continue
                 if type(msg) is _Closed:
-                    close_code = 0
+                    client_closed = True
                     break
                 if type(msg) is _In:
                     last_in = trio.current_time()
@@ -140,9 +131,10 @@ async def run_transport(transport: Transport, state: Any, stream: trio.abc.Strea
                         f"expected {name}.{callback} to return Reply(data, state) | NoReply(state) | "
                         f"Stop(reason, state), got: {res!r}"
                     )
-            if close_code and writer.accepting:
+            if not client_closed and writer.accepting and conn.open:
+                conn.start_close(1000 if otp.is_normal_exit(reason) else 1011)
                 with trio.move_on_after(5.0):
-                    await ws.aclose(close_code if otp.is_normal_exit(reason) else 1011)
+                    await me.receive(lambda m: type(m) is _Closed)
         except Exception as exc:
             await transport.terminate(exc, state)
             raise

@@ -1,14 +1,13 @@
 """The WebSocket transport: a connection process after the upgrade (Phoenix.Transports.WebSocket).
 
 The connection process that served the HTTP upgrade becomes the transport process, as a
-Cowboy connection process becomes the WebSocket process. trio-websocket parses frames,
-answers pings and runs the closing handshake; it reads from the socket and writes through
-our ``SocketWriter`` (see ``channels._writer``: one writer per socket). Our frames --
-replies, pushes, fastlane broadcasts -- are encoded once and written through the same
-writer; only pongs and close frames are written by trio-websocket.
+Cowboy connection process becomes the WebSocket process. trio-websocket runs the opening
+handshake; a lean wsproto reader (``channels._wsconn``, which says why) then parses
+frames. Every byte goes through the connection's one ``SocketWriter`` (``channels._writer``):
+replies, pushes and fastlane broadcasts, encoded once, and the pongs and close frames.
 
-A small reader task turns each client message into a mailbox message, so that the
-process handles client frames and channel messages one at a time, in arrival order, like
+The reader task turns each client message into a mailbox message, so that the process
+handles client frames and channel messages one at a time, in arrival order, like
 Cowboy's ``websocket_handle``/``websocket_info``.
 """
 
@@ -16,16 +15,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 import trio
-import trio_websocket
 
 import otp
 
 from ._pubsub import PubSub
 from ._session import SocketSession
 from ._socket import Socket
-from ._writer import SocketWriter, WriterStream
+from ._writer import SocketWriter
+from ._wsconn import HandshakeFailed, accept_websocket
 from .protocol import Frame, InvalidMessageError, encode_ws_close, frame_to_ws_bytes
 
 __all__ = ["WebSocketOptions", "run_websocket"]
@@ -59,7 +59,6 @@ class _In:
 @dataclass(frozen=True, slots=True)
 class _Closed:
     code: int | None
-    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +89,9 @@ class _WebSocketIO:
             self.exit_reason = reason
 
 
-async def _reader(ws: trio_websocket.WebSocketConnection, me: otp.Process) -> None:
-    try:
-        while True:
-            data = await ws.get_message()
-            me.deliver(_In(data))
-    except trio_websocket.ConnectionClosed as exc:
-        reason = exc.reason
-        me.deliver(_Closed(getattr(reason, "code", None), getattr(reason, "reason", None)))
-
-
 async def run_websocket(
-    stream: trio.abc.Stream,
-    fd: int,
+    stream: trio.SocketStream,
+    replay: bytes,
     socket: Socket,
     *,
     subprotocol: str | None,
@@ -111,9 +100,9 @@ async def run_websocket(
 ) -> None:
     """Run one WebSocket connection to its end, in the current (connection) process.
 
-    ``socket`` is the connected user socket; ``stream`` replays the upgrade request.
-    Returns normally when the client closed; raises ``otp.ProcessExit`` for other ends
-    (disconnect, drain, protocol error) so that the channels see the reason.
+    ``socket`` is the connected user socket; ``replay`` is the upgrade request (and any
+    bytes after it). Returns normally when the client closed; raises ``otp.ProcessExit``
+    for other ends (disconnect, drain, protocol error) so that the channels see the reason.
     """
     me = otp.current_process()
     assert me is not None
@@ -121,16 +110,12 @@ async def run_websocket(
     assert serializer is not None
     exit_reason: otp.ExitReason = otp.NORMAL
     async with trio.open_nursery() as nursery:
-        writer = SocketWriter(fd, nursery, max_outbox=options.max_outbox_bytes,
+        writer = SocketWriter(stream.socket.fileno(), nursery, max_outbox=options.max_outbox_bytes,
                               on_close=lambda why: me.deliver(_Overflow(why)))
-        ws_stream = WriterStream(stream, writer)
         try:
-            request = await trio_websocket.wrap_server_stream(
-                nursery, ws_stream, max_message_size=options.max_frame_size, message_queue_size=16
-            )
-            ws = await request.accept(subprotocol=subprotocol)
-        except (trio_websocket.HandshakeError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            logger.info("WebSocket handshake with %s failed: %r", me.pid, exc)
+            conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
+        except HandshakeFailed as exc:
+            logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
             nursery.cancel_scope.cancel()
             return
         io = _WebSocketIO(writer)
@@ -144,7 +129,10 @@ async def run_websocket(
         }
         if socket.socket_id is not None and socket.pubsub_server is not None:
             PubSub.subscribe(socket.pubsub_server, socket.socket_id)
-        nursery.start_soon(_reader, ws, me)
+        nursery.start_soon(partial(
+            conn.run_reader, lambda data: me.deliver(_In(data)), lambda code: me.deliver(_Closed(code)),
+            max_message_size=options.max_frame_size,
+        ))
         last_in = trio.current_time()
         timeout = options.timeout
         try:
@@ -164,13 +152,15 @@ async def run_websocket(
                     try:
                         message = serializer.decode(data, binary=not isinstance(data, str))
                     except InvalidMessageError as exc:
-                        logger.warning("closing WebSocket %s: invalid message from the client: %s",
-                                       me.pid, exc)
+                        logger.warning("closing WebSocket %s: invalid message from the client: %s", me.pid, exc)
                         io.close(1011, otp.Shutdown("invalid_message"))
                         break
                     await session.handle_in(message)
                 elif t is _Closed:
-                    exit_reason = otp.NORMAL
+                    if msg.code == 1009:
+                        logger.warning("closed WebSocket %s: a message exceeded max_frame_size (%d bytes)",
+                                       me.pid, options.max_frame_size)
+                    exit_reason = otp.NORMAL if msg.code in (1000, 1001, 1005, None) else otp.Shutdown("closed")
                     break
                 elif t is _Overflow:
                     logger.warning("closing WebSocket %s: the client cannot keep up (%s)", me.pid, msg.reason)
@@ -182,12 +172,12 @@ async def run_websocket(
                     logger.debug("WebSocket %s ignored message %r", me.pid, msg)
             if io.close_code is not None:
                 exit_reason = io.exit_reason
-                if writer.accepting:
+                if writer.accepting and conn.open:
+                    conn.start_close(io.close_code)
                     with trio.move_on_after(options.close_timeout):
-                        await ws.aclose(io.close_code)
+                        await me.receive(lambda m: type(m) is _Closed)
         finally:
             writer.close()
             nursery.cancel_scope.cancel()
     if exit_reason is not otp.NORMAL:
         raise otp.ProcessExit(exit_reason)
-

@@ -144,6 +144,11 @@ class PrefixedStream(trio.abc.Stream):
             return data
         return await self.transport_stream.receive_some(max_bytes)
 
+    @property
+    def replay(self) -> bytes:
+        """The bytes not yet replayed (all of them, before the first read)."""
+        return self._prefix
+
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Send *data* on the transport stream."""
         await self.transport_stream.send_all(data)
