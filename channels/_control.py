@@ -542,9 +542,11 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
 
         proc.add_exit_hook(on_exit)
         say(f"[{endpoint.name}] listening on http://{endpoint.host}:{endpoint.port}")
-        for prefix, _fn in getattr(endpoint, "extra_routes", []):
-            if prefix.startswith("/_observer"):
-                say(f"observer: http://{endpoint.host}:{endpoint.port}{prefix}")
+        from ._observer import mounted_path
+
+        observer = mounted_path(endpoint)
+        if observer is not None:
+            say(f"observer: http://{endpoint.host}:{endpoint.port}{observer}/")
         if control:
             address = await start_control()
             say(f"control socket: {address.socket_path}  (try: otp-channels tree)")
