@@ -1,22 +1,498 @@
-"""The long-poll transport (not implemented yet: answers 404)."""
+"""The long-poll transport: HTTP sessions that carry channels (Phoenix.Transports.LongPoll).
+
+A long-poll client has no connection of its own; it has a *session*, a supervised process
+(one per client, under ``<endpoint>.LongPoll``) that plays the part the WebSocket
+connection process plays: it runs the socket's ``connect``, owns a
+:class:`~channels._session.SocketSession`, subscribes the socket id, and handles the
+channels' messages. What the channels push is appended to the session's buffer instead of
+being written to a socket; the client's HTTP requests, served by ordinary connection
+processes, come and take it (reference §4):
+
+* ``GET`` without a valid session token starts a session and answers
+  ``{"status":410,"token":T,"messages":[]}`` (410 means "new session" here); with one it
+  returns what is buffered (200), or waits up to ``window_ms`` for something (then 200, or
+  204 when nothing came).
+* ``POST`` publishes one text frame, or up to 100 ndjson lines, each dispatched to the
+  session and acknowledged within ``window_ms`` (``{"status":200}``, else ``408``).
+* Every answer is HTTP 200 with the logical status in the JSON body, ``cache-control:
+  no-store`` and CORS headers; ``OPTIONS`` is a CORS preflight; a refused origin is
+  ``{"status":403}``.
+* A session that is not polled for ``1.5 * window_ms`` stops with
+  ``Shutdown("inactive")``, and its channels with it.
+
+Buffer hand-over: the buffer lives in a small object shared by the session and the HTTP
+processes (the fastlane writes to it directly, like it writes to a WebSocket). A poll
+takes it in one synchronous step, so a poll that times out can never lose messages that
+were handed to it too late; the session only *wakes* a waiting poll (a message). Client
+frames do go through the session process (a call per frame), so they are handled in
+order with the channels' messages, exactly as on a WebSocket.
+
+Session tokens are ``channels.token`` (Phoenix.Token: PBKDF2 + HMAC-SHA256) signed with the
+endpoint's ``secret_key_base``; they expire after ``max_age`` and are bound to the
+endpoint instance (a random id per start of the long-poll supervisor), the node, the
+session's pid and a random per-session id.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import trio
 
 import otp
 
-from ._http import BodyReader, Request, Response
+from . import token as _token
+from ._http import (
+    LONGPOLL_HEADERS,
+    BodyReader,
+    Request,
+    Response,
+    build_connect_info,
+    longpoll_bad_request,
+    longpoll_preflight,
+    longpoll_response,
+    parse_vsn,
+)
+from ._pubsub import PubSub
+from ._session import SocketSession
+from ._socket import Socket
+from .protocol import (
+    Frame,
+    InvalidMessageError,
+    LongPollBodyError,
+    Opcode,
+    encode_longpoll_response,
+    iter_longpoll_post,
+)
 
 if TYPE_CHECKING:
     from ._endpoint import Endpoint, SocketMount
 
+__all__ = ["LongPollOptions", "handle_longpoll", "longpoll_children", "session_salt"]
+
+logger = logging.getLogger("channels.transport")
+
+#: The header the JS client (1.9+) sends the session token in; it wins over ``?token=``.
+TOKEN_HEADER = "x-phoenix-longpoll-token"
+#: The header carrying the JS client's ``authToken`` (``connect_info["auth_token"]``).
+AUTH_TOKEN_HEADER = "x-phoenix-authtoken"
+_TOKEN_VERSION = "v1"
+
+
+@dataclass(frozen=True, slots=True)
+class LongPollOptions:
+    """Per-socket long-poll settings (Phoenix's ``longpoll: [...]`` options, §4.1)."""
+
+    #: How long a poll waits for messages, and a POST line for its acknowledgement (ms).
+    #: A session not polled for 1.5 * this long stops.
+    window_ms: int = 10_000
+    #: Accepted for compatibility with Phoenix's option: sessions are always local here
+    #: (a token from another node or endpoint instance means "new session"), so there is
+    #: no cross-node lookup to time out.
+    pubsub_timeout_ms: int = 2_000
+    #: Seconds a session token stays valid (Phoenix's ``crypto: [max_age: ...]``, 2 weeks).
+    max_age: float = 1_209_600
+
+    def __post_init__(self) -> None:
+        if self.window_ms <= 0:
+            raise ValueError(f"window_ms must be positive, got {self.window_ms!r}")
+        if self.max_age <= 0:
+            raise ValueError(f"max_age must be positive, got {self.max_age!r}")
+
+    @property
+    def window(self) -> float:
+        """``window_ms`` in seconds."""
+        return self.window_ms / 1000
+
+    @property
+    def inactive_after(self) -> float:
+        """Seconds without a poll after which a session stops (1.5 * ``window_ms``)."""
+        return 1.5 * self.window_ms / 1000
+
+
+def _options(mount: SocketMount) -> LongPollOptions:
+    return mount.longpoll if isinstance(mount.longpoll, LongPollOptions) else LongPollOptions()
+
+
+def session_salt(endpoint: Endpoint) -> str:
+    """The ``channels.token`` salt of the endpoint's long-poll session tokens."""
+    return f"{endpoint.pubsub_server}.longpoll"
+
+
+# -- shared state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _NowAvailable:
+    """session → waiting poll: the buffer is no longer empty."""
+
+    ref: otp.Ref
+
+
+@dataclass(frozen=True, slots=True)
+class _Dispatch:
+    """poll → session (call): handle this client frame."""
+
+    data: bytes
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckInactive:
+    """session → itself: has the client polled lately?"""
+
+
+class _LongPollIO:
+    """The ``TransportIO`` and fastlane ``Sink`` of one session, shared with the polls."""
+
+    encoding = "raw"
+
+    def __init__(self, node: otp.Node, pid: otp.Pid, session_id: str, mount: SocketMount) -> None:
+        self.node = node
+        self.pid = pid
+        self.session_id = session_id
+        self.mount = mount
+        self.sink = self
+        self.buffer: list[bytes] = []
+        self.waiter: tuple[otp.Pid, otp.Ref] | None = None
+        self.last_poll = trio.current_time()
+        self.alive = True
+        self.close_code: int | None = None
+        self.exit_reason: otp.ExitReason = otp.NORMAL
+        self.skipped_binary = 0
+
+    # TransportIO / Sink
+
+    def write_frame(self, frame: Frame) -> None:
+        self._append(frame, frame.data)
+
+    def write_fastlane(self, frame: Frame, data: bytes) -> None:
+        self._append(frame, data)
+
+    def close(self, code: int, reason: otp.ExitReason) -> None:
+        if self.close_code is None:
+            self.close_code = code
+            self.exit_reason = reason
+
+    def _append(self, frame: Frame, data: bytes) -> None:
+        if frame.opcode is not Opcode.TEXT:
+            # As in Phoenix: long-poll carries text frames only (binary is WebSocket-only).
+            self.skipped_binary += 1
+            logger.warning("long-poll session %s: dropping a binary frame (%d bytes); binary "
+                           "payloads are only supported over WebSocket", self.pid, len(data))
+            return
+        self.buffer.append(data)
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            self.node.send(waiter[0], _NowAvailable(waiter[1]))
+
+    # polls
+
+    def take(self) -> list[bytes]:
+        taken, self.buffer = self.buffer, []
+        return taken
+
+
+@dataclass(eq=False)
+class _Registry:
+    """The live sessions of one endpoint, by session id (``node.tables``)."""
+
+    endpoint_id: str
+    sessions: dict[str, _LongPollIO] = field(default_factory=dict)
+
+
+def _registry_key(endpoint: Endpoint) -> tuple[str, str]:
+    return ("longpoll", endpoint.name)
+
+
+def _supervisor_name(endpoint: Endpoint) -> str:
+    return f"{endpoint.name}.LongPoll"
+
 
 def longpoll_children(endpoint: Endpoint) -> list[otp.ChildSpec]:
-    return []
+    """The endpoint's long-poll children: the DynamicSupervisor ``<name>.LongPoll`` of sessions.
+
+    Each start draws a new random endpoint id: tokens of an earlier start are refused.
+    """
+    name = _supervisor_name(endpoint)
+    key = _registry_key(endpoint)
+
+    async def start() -> otp.Pid:
+        node = otp.current_node()
+        registry = _Registry(secrets.token_urlsafe(16))
+        node.tables[key] = registry
+        pid = await otp.DynamicSupervisor.start_link(name=name)
+        proc = node.process(pid)
+        assert proc is not None
+
+        def forget(_p: otp.Process, _r: Any) -> None:
+            if node.tables.get(key) is registry:
+                del node.tables[key]
+
+        proc.add_exit_hook(forget)
+        return pid
+
+    return [otp.ChildSpec(id="longpoll", start=start, type=otp.ChildType.SUPERVISOR,
+                          behaviour="DynamicSupervisor")]
+
+
+# -- the session process ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionArgs:
+    endpoint: Endpoint
+    mount: SocketMount
+    options: LongPollOptions
+    params: Mapping[str, Any]
+    connect_info: Mapping[str, Any]
+    vsn: str | None
+    session_id: str
+    registry: _Registry
+
+
+@dataclass(eq=False)
+class _State:
+    io: _LongPollIO
+    session: SocketSession
+    options: LongPollOptions
+
+
+class _LongPollSession(otp.GenServer[_State]):
+    """One long-poll client: the socket, its channels' output buffer, its inactivity timer."""
+
+    behaviour_name = "LongPollSession"
+
+    async def init(self, arg: _SessionArgs) -> otp.Ok[_State] | otp.Ignore:
+        from ._endpoint import connect_socket
+
+        me = otp.current_process()
+        assert me is not None
+        endpoint, mount = arg.endpoint, arg.mount
+        socket = await connect_socket(endpoint, mount, arg.params, arg.connect_info, "longpoll", me.pid, arg.vsn)
+        if socket is None:
+            return otp.Ignore()
+        io = _LongPollIO(me.node, me.pid, arg.session_id, mount)
+        session = SocketSession(socket=socket, io=io, pool=endpoint.pool_name(mount.handler))
+        sessions = arg.registry.sessions
+        sessions[arg.session_id] = io
+
+        def forget(_p: otp.Process, _r: Any) -> None:
+            io.alive = False
+            if sessions.get(io.session_id) is io:
+                del sessions[io.session_id]
+
+        me.add_exit_hook(forget)
+        if socket.socket_id is not None and socket.pubsub_server is not None:
+            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
+        otp.send_after(arg.options.inactive_after, me.pid, _CheckInactive())
+        return otp.Ok(_State(io, session, arg.options))
+
+    def format_status(self, state: _State) -> Any:
+        io = state.io
+        return {
+            "transport": "longpoll",
+            **state.session.summary(),
+            "buffered": len(io.buffer),
+            "polling": io.waiter is not None,
+            "skipped_binary_frames": io.skipped_binary,
+        }
+
+    async def handle_call(self, request: Any, from_: otp.From, state: _State
+                          ) -> otp.Reply[_State] | otp.Stop[_State]:
+        if type(request) is not _Dispatch:
+            raise RuntimeError(f"long-poll session got an unexpected call: {request!r}")
+        try:
+            message = state.session.serializer.decode(request.data, binary=request.binary)
+        except InvalidMessageError as exc:
+            logger.warning("stopping long-poll session %s: invalid message from the client: %s",
+                           state.io.pid, exc)
+            return otp.Stop(otp.Shutdown("invalid_message"), state, reply="invalid")
+        await state.session.handle_in(message)
+        if state.io.close_code is not None:
+            return otp.Stop(state.io.exit_reason, state, reply="ok")
+        return otp.Reply("ok", state)
+
+    async def handle_info(self, msg: Any, state: _State) -> otp.NoReply[_State] | otp.Stop[_State]:
+        io = state.io
+        if type(msg) is _CheckInactive:
+            limit = state.options.inactive_after
+            idle = trio.current_time() - io.last_poll
+            if idle >= limit:
+                logger.debug("long-poll session %s: no poll for %.1f s, stopping", io.pid, idle)
+                return otp.Stop(otp.Shutdown("inactive"), state)
+            otp.send_after(limit - idle, io.pid, msg)
+            return otp.NoReply(state)
+        if not state.session.handle_info(msg):
+            logger.debug("long-poll session %s ignored message %r", io.pid, msg)
+        if io.close_code is not None:
+            return otp.Stop(io.exit_reason, state)
+        return otp.NoReply(state)
+
+
+# -- HTTP ---------------------------------------------------------------------------------------
+
+
+def _status(status: int) -> Response:
+    return longpoll_response(encode_longpoll_response(status))
+
+
+def _messages(status: int, token: str | None, messages: list[bytes]) -> Response:
+    return longpoll_response(encode_longpoll_response(status, token, messages))
+
+
+def _request_token(request: Request) -> str | None:
+    """The session token: the header first (even when stale params carry another), then ``?token=``."""
+    header = request.header(TOKEN_HEADER)
+    if header is not None:
+        return header
+    return request.query_dict().get("token")
 
 
 async def handle_longpoll(endpoint: Endpoint, mount: SocketMount, request: Request, body: BodyReader,
                           path_params: Mapping[str, Any]) -> Response:
-    return Response(404)
+    """Serve one long-poll request (GET, POST or OPTIONS) in the calling connection process."""
+    from ._endpoint import origin_allowed
+
+    if not issubclass(mount.handler, Socket):
+        return Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")
+    if not origin_allowed(endpoint, mount, request):
+        return _status(403)
+    method = request.method
+    if method == "OPTIONS":
+        return longpoll_preflight(request)
+    if method != "GET" and method != "POST":
+        return longpoll_bad_request()
+    registry = otp.current_node().tables.get(_registry_key(endpoint))
+    if registry is None:
+        logger.error("%s: long-poll request but the long-poll supervisor is not running", endpoint.name)
+        return _status(500)
+    options = _options(mount)
+    token = _request_token(request)
+    io = _resume(endpoint, mount, registry, token, options)
+    if method == "GET":
+        if io is None:
+            return await _new_session(endpoint, mount, registry, options, request, path_params)
+        return await _listen(io, token, options)
+    if io is None:
+        return _status(410)
+    return await _publish(io, request, body, options)
+
+
+def _resume(endpoint: Endpoint, mount: SocketMount, registry: _Registry, token: str | None,
+            options: LongPollOptions) -> _LongPollIO | None:
+    """The live session ``token`` names, or None (no token, forged, expired, other node, gone)."""
+    if token is None:
+        return None
+    try:
+        data = _token.verify(endpoint.secret_key_base, session_salt(endpoint), token, max_age=options.max_age)
+    except _token.TokenError as exc:
+        logger.debug("long-poll token refused: %s", exc)
+        return None
+    if not (isinstance(data, tuple) and len(data) == 5 and data[0] == _TOKEN_VERSION):
+        return None
+    _version, endpoint_id, node_name, pid_text, session_id = data
+    if endpoint_id != registry.endpoint_id or node_name != otp.current_node().name:
+        return None
+    io = registry.sessions.get(session_id) if isinstance(session_id, str) else None
+    if io is None or not io.alive or str(io.pid) != pid_text or io.mount is not mount:
+        return None
+    return io
+
+
+def _sign(endpoint: Endpoint, registry: _Registry, io_pid: otp.Pid, session_id: str,
+          options: LongPollOptions) -> str:
+    data = (_TOKEN_VERSION, registry.endpoint_id, otp.current_node().name, str(io_pid), session_id)
+    return _token.sign(endpoint.secret_key_base, session_salt(endpoint), data, max_age=options.max_age)
+
+
+async def _new_session(endpoint: Endpoint, mount: SocketMount, registry: _Registry,
+                       options: LongPollOptions, request: Request, path_params: Mapping[str, Any]) -> Response:
+    keys = list(mount.connect_info)
+    if mount.auth_token and "auth_token" not in keys:
+        keys.append("auth_token")
+    connect_info = build_connect_info(request, keys, auth_token=request.header(AUTH_TOKEN_HEADER))
+    session_id = secrets.token_urlsafe(16)
+    args = _SessionArgs(endpoint, mount, options, {**request.query_dict(), **path_params}, connect_info,
+                        parse_vsn(request.query_params), session_id, registry)
+
+    async def start() -> otp.Pid:
+        return await _LongPollSession.start_link(args)
+
+    spec = otp.ChildSpec(id="session", start=start, restart=otp.Restart.TEMPORARY,
+                         behaviour="LongPollSession")
+    try:
+        pid = await otp.DynamicSupervisor.start_child(_supervisor_name(endpoint), spec)
+    except otp.Ignored:
+        pid = None
+    except Exception:
+        logger.exception("%s.connect crashed (long-poll)", mount.handler.__qualname__)
+        return _status(500)
+    if pid is None:
+        return _status(403)
+    return _messages(410, _sign(endpoint, registry, pid, session_id, options), [])
+
+
+async def _listen(io: _LongPollIO, token: str | None, options: LongPollOptions) -> Response:
+    """A poll: what is buffered now, or what arrives within the window."""
+    io.last_poll = trio.current_time()
+    messages = io.take()
+    if messages:
+        return _messages(200, token, messages)
+    me = otp.current_process()
+    assert me is not None
+    ref = otp.make_ref()
+    mref = otp.monitor(io.pid)
+    io.waiter = (me.pid, ref)
+    woken: Any = None
+    try:
+        woken = await otp.receive(
+            lambda m: (type(m) is _NowAvailable and m.ref is ref) or (type(m) is otp.Down and m.ref is mref),
+            timeout=options.window,
+        )
+    except otp.ReceiveTimeout:
+        pass
+    finally:
+        if io.waiter is not None and io.waiter[1] is ref:
+            io.waiter = None
+        otp.demonitor(mref, flush=True)
+        otp.flush(lambda m: type(m) is _NowAvailable and m.ref is ref)
+    if io.alive:
+        io.last_poll = trio.current_time()
+    messages = io.take()
+    if messages:
+        return _messages(200, token, messages)
+    if type(woken) is otp.Down or not io.alive:
+        return _status(410)
+    return _messages(204, token, [])
+
+
+async def _publish(io: _LongPollIO, request: Request, body: BodyReader, options: LongPollOptions) -> Response:
+    """A POST: dispatch each frame to the session in order and wait for its acknowledgement."""
+    raw = await body.read()
+    status = 200
+    try:
+        for data, binary in iter_longpoll_post(raw, request.header("content-type")):
+            try:
+                ack = await otp.call(io.pid, _Dispatch(data, binary), timeout=options.window)
+            except otp.CallTimeout:
+                logger.info("long-poll session %s did not acknowledge a message within %d ms",
+                            io.pid, options.window_ms)
+                status = 408
+                break
+            except otp.CallError:
+                status = 410
+                break
+            if ack != "ok":
+                status = 400
+                break
+    except LongPollBodyError as exc:
+        logger.info("bad long-poll POST for session %s: %s", io.pid, exc)
+        return Response(400, [("content-type", "text/plain; charset=utf-8"), *LONGPOLL_HEADERS],
+                        str(exc).encode())
+    return _status(status)
