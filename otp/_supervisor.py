@@ -246,9 +246,14 @@ class _SupervisorServer(GenServer[_State]):
 
     async def init(self, arg: _Init) -> Ok[_State]:
         state = _State(arg.strategy, arg.max_restarts, arg.max_seconds)
+        # Check every spec before starting anything (OTP's check_startspec), so that a bad
+        # list leaves no child running.
+        seen: list[Hashable] = []
         for spec in arg.children:
-            if state.find(spec.id) is not None:
+            if spec.id in seen:
                 raise SupervisorError(f"duplicate child id {spec.id!r} in supervisor children")
+            seen.append(spec.id)
+        for spec in arg.children:
             child = _Child(spec)
             try:
                 child.pid = await start_child_from_spec(spec)
