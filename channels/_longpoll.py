@@ -96,12 +96,18 @@ class LongPollOptions:
     pubsub_timeout_ms: int = 2_000
     #: Seconds a session token stays valid (Phoenix's ``crypto: [max_age: ...]``, 2 weeks).
     max_age: float = 1_209_600
+    #: Bytes of messages a session may hold for its client between polls; beyond that the
+    #: client is not keeping up and the session stops with ``Shutdown("overflow")`` (the
+    #: long-poll form of the WebSocket slow-consumer close).
+    max_buffer_bytes: int = 8 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0:
             raise ValueError(f"window_ms must be positive, got {self.window_ms!r}")
         if self.max_age <= 0:
             raise ValueError(f"max_age must be positive, got {self.max_age!r}")
+        if self.max_buffer_bytes <= 0:
+            raise ValueError(f"max_buffer_bytes must be positive, got {self.max_buffer_bytes!r}")
 
     @property
     def window(self) -> float:
@@ -146,18 +152,29 @@ class _CheckInactive:
     """session → itself: has the client polled lately?"""
 
 
+@dataclass(frozen=True, slots=True)
+class _Overflow:
+    """sink → session: the buffer went over ``max_buffer_bytes``."""
+
+    size: int
+
+
 class _LongPollIO:
     """The ``TransportIO`` and fastlane ``Sink`` of one session, shared with the polls."""
 
     encoding = "raw"
 
-    def __init__(self, node: otp.Node, pid: otp.Pid, session_id: str, mount: SocketMount) -> None:
+    def __init__(self, node: otp.Node, pid: otp.Pid, session_id: str, mount: SocketMount,
+                 max_buffer_bytes: int) -> None:
         self.node = node
         self.pid = pid
         self.session_id = session_id
         self.mount = mount
         self.sink = self
         self.buffer: list[bytes] = []
+        self.buffered_bytes = 0
+        self.max_buffer_bytes = max_buffer_bytes
+        self.overflowed = False
         self.waiter: tuple[otp.Pid, otp.Ref] | None = None
         self.last_poll = trio.current_time()
         self.alive = True
@@ -185,6 +202,13 @@ class _LongPollIO:
             logger.warning("long-poll session %s: dropping a binary frame (%d bytes); binary "
                            "payloads are only supported over WebSocket", self.pid, len(data))
             return
+        if self.overflowed:
+            return
+        self.buffered_bytes += len(data)
+        if self.buffered_bytes > self.max_buffer_bytes:
+            self.overflowed = True
+            self.node.send(self.pid, _Overflow(self.buffered_bytes))
+            return
         self.buffer.append(data)
         waiter = self.waiter
         if waiter is not None:
@@ -195,6 +219,7 @@ class _LongPollIO:
 
     def take(self) -> list[bytes]:
         taken, self.buffer = self.buffer, []
+        self.buffered_bytes = 0
         return taken
 
 
@@ -277,7 +302,7 @@ class _LongPollSession(otp.GenServer[_State]):
         socket = await connect_socket(endpoint, mount, arg.params, arg.connect_info, "longpoll", me.pid, arg.vsn)
         if socket is None:
             return otp.Ignore()
-        io = _LongPollIO(me.node, me.pid, arg.session_id, mount)
+        io = _LongPollIO(me.node, me.pid, arg.session_id, mount, arg.options.max_buffer_bytes)
         session = SocketSession(socket=socket, io=io, pool=endpoint.pool_name(mount.handler))
         sessions = arg.registry.sessions
         sessions[arg.session_id] = io
@@ -299,6 +324,7 @@ class _LongPollSession(otp.GenServer[_State]):
             "transport": "longpoll",
             **state.session.summary(),
             "buffered": len(io.buffer),
+            "buffered_bytes": io.buffered_bytes,
             "polling": io.waiter is not None,
             "skipped_binary_frames": io.skipped_binary,
         }
@@ -328,6 +354,10 @@ class _LongPollSession(otp.GenServer[_State]):
                 return otp.Stop(otp.Shutdown("inactive"), state)
             otp.send_after(limit - idle, io.pid, msg)
             return otp.NoReply(state)
+        if type(msg) is _Overflow:
+            logger.warning("stopping long-poll session %s: its client does not poll fast enough "
+                           "(%d bytes waiting, max_buffer_bytes=%d)", io.pid, msg.size, io.max_buffer_bytes)
+            return otp.Stop(otp.Shutdown("overflow"), state)
         if not state.session.handle_info(msg):
             logger.debug("long-poll session %s ignored message %r", io.pid, msg)
         if io.close_code is not None:

@@ -709,3 +709,52 @@ async def test_session_is_a_temporary_child_of_the_long_poll_supervisor(node: ot
             assert await _sessions() == []
         finally:
             await client.aclose()
+
+
+async def test_token_naming_another_sessions_pid_is_refused(node: otp.Node) -> None:
+    async with running_endpoint() as endpoint:
+        first = LongPollClient(_port(endpoint))
+        second = LongPollClient(_port(endpoint))
+        try:
+            await first.open()
+            await second.open()
+            salt = session_salt(endpoint)
+            a = phx_token.verify(SECRET, salt, first.token)
+            b = phx_token.verify(SECRET, salt, second.token)
+            assert a[3] != b[3]
+            # Correctly signed, but the pid is the second session's: not bound to this session id.
+            first.token = phx_token.sign(SECRET, salt, (*a[:3], b[3], a[4]))
+            assert await first.post(v2(None, "1", "phoenix", "heartbeat", {})) == {"status": 410}
+            # An unknown shape, correctly signed, is no session either.
+            first.token = phx_token.sign(SECRET, salt, ["v1", a[1]])
+            assert await first.post(v2(None, "1", "phoenix", "heartbeat", {})) == {"status": 410}
+            assert len(await _sessions()) == 2
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+
+async def test_session_whose_client_does_not_poll_fast_enough_stops_with_overflow(node: otp.Node) -> None:
+    async with running_endpoint(LongPollOptions(max_buffer_bytes=2_000)) as endpoint, otp.open_mailbox():
+        client = LongPollClient(_port(endpoint))
+        try:
+            await client.open()
+            await _joined(client, "room:flood")
+            [session] = await _sessions()
+            ref = otp.monitor(session)
+            for i in range(50):
+                endpoint.broadcast("room:flood", "flood", {"i": i, "pad": "x" * 50})
+            down = await otp.receive(lambda m: type(m) is otp.Down and m.ref is ref, timeout=5)
+            assert down.reason == otp.Shutdown("overflow")
+        finally:
+            await client.aclose()
+
+
+def test_long_poll_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="window_ms"):
+        LongPollOptions(window_ms=0)
+    with pytest.raises(ValueError, match="max_age"):
+        LongPollOptions(max_age=0)
+    with pytest.raises(ValueError, match="max_buffer_bytes"):
+        LongPollOptions(max_buffer_bytes=0)
+    assert LongPollOptions(window_ms=2_000).inactive_after == 3.0
