@@ -46,7 +46,7 @@ from ._node import (
     current_node,
     current_process,
 )
-from ._types import NOPROC, NORMAL, Down, Exit, ExitReason, Pid, Ref
+from ._types import KILLED, NOPROC, NORMAL, Down, Exit, ExitReason, Pid, Ref
 
 __all__ = [
     "BadReturnError",
@@ -443,7 +443,7 @@ async def _start(cls: type[GenServer[Any]], arg: Any, *, name: str | None, link:
         if me is not None:
             me.links.discard(pid)
             proc.links.discard(me.pid)
-        proc.kill("kill")
+        proc.kill(KILLED)
         raise StartError(label, "timeout")
     if ack.error is not None:
         raise ack.error

@@ -510,3 +510,21 @@ async def test_stop_with_a_timeout_raises_call_timeout_when_terminate_is_too_slo
         ref = otp.monitor(pid)
         await wait_down(ref)
     assert log == [("terminated", otp.NORMAL)]
+
+
+async def test_start_timeout_kills_the_server_with_killed(
+    node: otp.Node, autojump_clock: trio.testing.MockClock
+) -> None:
+    reasons: list[Any] = []
+
+    async def watch() -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        async with otp.open_mailbox():
+            ref = otp.monitor("hanging")
+            reasons.append((await wait_down(ref)).reason)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch)
+        with pytest.raises(otp.StartError, match="hanging failed to start: 'timeout'"):
+            await InitOutcomes.start("hang", name="hanging", timeout=2)
+    assert reasons == [otp.KILLED]
