@@ -14,7 +14,6 @@ from typing import Any
 import channels
 import otp
 
-
 PRESENCE = channels.Presence("Cluster.Presence", pubsub_server="Cluster.Endpoint.PubSub",
                              broadcast_period=0.2, down_period=1.0, permdown_period=30.0)
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import otp
-
 import channels
+import otp
 from channels import testing
 
 PRESENCE = channels.Presence("Test.Presence", pubsub_server="PresenceTest.Endpoint.PubSub")
