@@ -109,33 +109,47 @@ async def receive(match: Callable[[Any], bool] | type | tuple[type, ...] | None 
       ReceiveTimeout: no matching message arrived in time.
     """
     me = _me()
+    return await me.receive(_matcher(match), timeout)
+
+
+Match = Callable[[Any], bool] | type | tuple[type, ...] | None
+
+
+def _matcher(match: Match) -> Callable[[Any], bool] | None:
+    """A predicate for ``match``: types (or tuples of types) match by ``isinstance``."""
     if isinstance(match, type | tuple):
         types = match
 
-        def match(m: Any) -> bool:
+        def by_type(m: Any) -> bool:
             return isinstance(m, types)
 
-    return await me.receive(match, timeout)
+        return by_type
+    return match
 
 
-def receive_nowait(match: Callable[[Any], bool] | None = None) -> Any:
-    """Take the first matching message, or raise ``trio.WouldBlock`` if there is none."""
+def receive_nowait(match: Match = None) -> Any:
+    """Take the first matching message, or raise ``trio.WouldBlock`` if there is none.
+
+    ``match`` is as for ``receive``: None, a type or tuple of types, or a predicate.
+    """
     mb = _me().mailbox
+    pred = _matcher(match)
     for i, m in enumerate(mb):
-        if match is None or match(m):
+        if pred is None or pred(m):
             del mb[i]
             return m
     raise trio.WouldBlock
 
 
-def flush(match: Callable[[Any], bool] | None = None) -> int:
-    """Drop queued messages (all, or those matching); return how many were dropped."""
+def flush(match: Match = None) -> int:
+    """Drop queued messages (all, or those matching, as for ``receive``); return how many."""
     me = _me()
-    if match is None:
+    pred = _matcher(match)
+    if pred is None:
         n = len(me.mailbox)
         me.mailbox.clear()
         return n
-    return me.drop(match)
+    return me.drop(pred)
 
 
 def link(pid: Pid) -> None:

@@ -126,3 +126,16 @@ def test_run_stops_processes_even_when_main_raises() -> None:
     with pytest.RaisesGroup(pytest.RaisesExc(KeyError, match="main failed")):
         otp.run(main)
     assert log == [("p", otp.SHUTDOWN)]
+
+
+async def test_leaving_the_node_stops_a_whole_tree_in_reverse_start_order() -> None:
+    log: list[Any] = []
+    async with otp.open_node() as node:
+        node.spawn(_record_shutdown, "first", log)
+        inner = otp.Supervisor.child_spec([recorder_spec("i1", log), recorder_spec("i2", log)], id="inner")
+        await otp.Supervisor.start_link([recorder_spec("w1", log), inner, recorder_spec("w3", log)])
+        node.spawn(_record_shutdown, "last", log)
+        await trio.testing.wait_all_tasks_blocked()
+        log.clear()
+    order = [e[0] if len(e) == 2 else e[1] for e in log]
+    assert order == ["last", "w3", "i2", "i1", "w1", "first"]

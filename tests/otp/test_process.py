@@ -213,3 +213,13 @@ async def test_processes_lists_live_pids_oldest_first(node: otp.Node) -> None:
         await stop_and_wait(a)
     assert otp.processes() == []
     assert otp.process_info(a) is None
+
+
+async def test_receive_nowait_and_flush_accept_types_like_receive(node: otp.Node) -> None:
+    async with otp.open_mailbox() as me:
+        for m in [0, "a", 1, b"b", "c"]:
+            otp.send(me, m)
+        assert otp.receive_nowait(str) == "a"
+        assert otp.receive_nowait((bytes, str)) == b"b"
+        assert otp.flush(int) == 2
+        assert otp.receive_nowait() == "c"
