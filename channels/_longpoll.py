@@ -31,6 +31,24 @@ Session tokens are ``channels.token`` (Phoenix.Token: PBKDF2 + HMAC-SHA256) sign
 endpoint's ``secret_key_base``; they expire after ``max_age`` and are bound to the
 endpoint instance (a random id per start of the long-poll supervisor), the node, the
 session's pid and a random per-session id.
+
+Example::
+
+    channels.SocketMount("/socket", UserSocket, longpoll=True)   # or LongPollOptions(window_ms=5_000)
+
+    # phoenix.js: new Socket("/socket", {transport: LongPoll}) or {longPollFallbackMs: 2500}
+
+Where this differs from Phoenix, on purpose:
+
+* a poll parked on a session that dies answers ``{"status":410}`` at once (Phoenix answers
+  204 after the window and 410 on the next poll); the JS client recovers the same way;
+* a frame the serializer cannot decode stops the session with
+  ``Shutdown("invalid_message")`` and the POST answers ``{"status":400}`` (Phoenix crashes
+  the session and answers 200), like the WebSocket transport's 1011 close;
+* a session holding more than ``max_buffer_bytes`` for its client stops with
+  ``Shutdown("overflow")`` (Phoenix's buffer is unbounded);
+* tokens from another node or endpoint instance start a new session: there is no
+  cross-node session lookup (§4.7), so ``pubsub_timeout_ms`` is accepted but unused.
 """
 
 from __future__ import annotations
