@@ -48,6 +48,14 @@ class RoomChannel(channels.Channel):
             return channels.NoReply(socket)
         if event == "bytes":
             return channels.Reply(("ok", {"size": len(payload), "binary": isinstance(payload, bytes)}), socket)
+        if event == "async_reply":
+            ref = socket.socket_ref()
+
+            async def later() -> None:
+                channels.reply(ref, ("ok", {"later": payload}))
+
+            otp.spawn(later)
+            return channels.NoReply(socket)
         if event == "crash":
             raise RuntimeError("crash requested by the test")
         if event == "stop":

@@ -7,9 +7,11 @@ import logging
 import time
 from typing import Any
 
+import orjson
 import pytest
 import trio
 import trio.testing
+import trio_websocket
 
 import channels
 import otp
@@ -758,3 +760,56 @@ def test_long_poll_options_are_validated() -> None:
     with pytest.raises(ValueError, match="max_buffer_bytes"):
         LongPollOptions(max_buffer_bytes=0)
     assert LongPollOptions(window_ms=2_000).inactive_after == 3.0
+
+
+async def test_duplicate_join_answers_the_new_join_then_closes_the_old_one(node: otp.Node) -> None:
+    async with running_endpoint() as endpoint:
+        client = LongPollClient(_port(endpoint))
+        try:
+            await client.open()
+            await _joined(client, "room:dup", join_ref="1")
+            assert await client.post(v2("2", "2", "room:dup", "phx_join", {})) == {"status": 200}
+            assert await _collect(client, 2) == [
+                ["2", "2", "room:dup", "phx_reply", {"status": "ok", "response": {"joined": "room:dup"}}],
+                ["1", "1", "room:dup", "phx_close", {}],
+            ]
+            # A message with the old join_ref is stale and dropped; the new one is answered.
+            assert await client.post(v2("1", "3", "room:dup", "ping", {}), v2("2", "4", "room:dup", "ping", {})) == {
+                "status": 200}
+            assert [m[1] for m in await client.poll_messages()] == ["4"]
+        finally:
+            await client.aclose()
+
+
+async def test_asynchronous_reply_from_another_process_reaches_the_client(node: otp.Node) -> None:
+    async with running_endpoint() as endpoint:
+        client = LongPollClient(_port(endpoint))
+        try:
+            await client.open()
+            await _joined(client, "room:async")
+            assert await client.post(v2("1", "2", "room:async", "async_reply", {"a": 1})) == {"status": 200}
+            assert await client.poll_messages() == [
+                ["1", "2", "room:async", "phx_reply", {"status": "ok", "response": {"later": {"a": 1}}}]
+            ]
+        finally:
+            await client.aclose()
+
+
+async def test_broadcast_reaches_websocket_and_long_poll_subscribers_alike(node: otp.Node) -> None:
+    async with running_endpoint() as endpoint:
+        client = LongPollClient(_port(endpoint))
+        try:
+            await client.open()
+            await _joined(client, "room:mixed")
+            url = f"ws://127.0.0.1:{_port(endpoint)}/socket/websocket?vsn=2.0.0"
+            async with trio_websocket.open_websocket_url(url) as ws:
+                await ws.send_message(v2("1", "1", "room:mixed", "phx_join", {}).decode())
+                assert orjson.loads(await ws.get_message())[3] == "phx_reply"
+                await ws.send_message(v2("1", "2", "room:mixed", "shout", {"from": "ws"}).decode())
+                assert orjson.loads(await ws.get_message()) == [None, None, "room:mixed", "shout", {"from": "ws"}]
+                assert await client.poll_messages() == [[None, None, "room:mixed", "shout", {"from": "ws"}]]
+                assert await client.post(v2("1", "2", "room:mixed", "shout", {"from": "lp"})) == {"status": 200}
+                assert orjson.loads(await ws.get_message()) == [None, None, "room:mixed", "shout", {"from": "lp"}]
+                assert await client.poll_messages() == [[None, None, "room:mixed", "shout", {"from": "lp"}]]
+        finally:
+            await client.aclose()
