@@ -556,8 +556,11 @@ class _Loop:
                         await self._stop(res)
                 elif t is Exit and (msg.pid is self.parent or msg.pid is me.pid) and me.trap_exit:
                     # The parent (supervisor), or the node for a top-level server, asked
-                    # us to stop: terminate, then exit.
+                    # us to stop: terminate, then exit. The exit comes from the signal, like
+                    # a non-trapping process killed by it: not a crash of ours to report
+                    # again (a failing terminate still is).
                     await self._terminate(msg.reason)
+                    me._pending_exit = msg.reason
                     raise ProcessExit(msg.reason)
                 else:
                     res = await server.handle_info(msg, self.state)

@@ -148,3 +148,50 @@ async def test_a_supervised_child_crash_is_logged_once_and_the_restart_is_not_a_
     assert len(crash_records(caplog)) == 1
     await otp.Supervisor.stop(sup)
     assert len(crash_records(caplog)) == 1
+
+
+async def test_a_trapping_server_stopped_by_its_parents_crash_is_not_logged_again(
+    node: otp.Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    log: list[Any] = []
+
+    async def parent() -> None:
+        await Recorder.start_link(("child", log))
+        await otp.receive(lambda m: m == "go")
+        raise Boom("parent crashed")
+
+    async with otp.open_mailbox():
+        p, ref = otp.spawn_monitor(parent)
+        await trio.testing.wait_all_tasks_blocked()
+        otp.send(p, "go")
+        await wait_down(ref)
+        await trio.testing.wait_all_tasks_blocked()
+    assert [e[:2] for e in log] == [("init", "child"), ("terminate", "child")]
+    (record,) = crash_records(caplog)
+    assert str(p) in record.getMessage()
+
+
+async def test_a_trapping_server_whose_terminate_fails_is_logged(
+    node: otp.Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    class BadTerminate(otp.GenServer[None]):
+        trap_exit = True
+
+        async def init(self, arg: Any) -> otp.Ok[None]:
+            return otp.Ok(None)
+
+        async def terminate(self, reason: Any, state: None) -> None:
+            raise Boom("terminate failed")
+
+    async def parent() -> None:
+        await BadTerminate.start_link()
+        await trio.sleep_forever()
+
+    async with otp.open_mailbox():
+        p, ref = otp.spawn_monitor(parent)
+        await trio.testing.wait_all_tasks_blocked()
+        otp.exit(p, otp.SHUTDOWN)
+        await wait_down(ref)
+        await trio.testing.wait_all_tasks_blocked()
+    (record,) = crash_records(caplog)
+    assert "Boom('terminate failed')" in record.getMessage()
