@@ -299,29 +299,44 @@ class _SessionArgs:
     registry: _Registry
 
 
+@dataclass(frozen=True, slots=True)
+class _Connect:
+    """poll → session (call): run the socket's ``connect``; the answer is True when accepted."""
+
+
 @dataclass(eq=False)
 class _State:
-    io: _LongPollIO
-    session: SocketSession
-    options: LongPollOptions
+    args: _SessionArgs
+    io: _LongPollIO | None = None
+    session: SocketSession | None = None
 
 
 class _LongPollSession(otp.GenServer[_State]):
-    """One long-poll client: the socket, its channels' output buffer, its inactivity timer."""
+    """One long-poll client: the socket, its channels' output buffer, its inactivity timer.
+
+    ``init`` does nothing, so that the supervisor is never held up by a slow ``connect``:
+    the request that creates the session then calls ``_Connect``, which runs the socket's
+    ``connect`` in the session (its pid is the socket's transport pid).
+    """
 
     behaviour_name = "LongPollSession"
 
-    async def init(self, arg: _SessionArgs) -> otp.Ok[_State] | otp.Ignore:
+    async def init(self, arg: _SessionArgs) -> otp.Ok[_State]:
+        return otp.Ok(_State(arg))
+
+    async def _connect(self, state: _State) -> bool:
         from ._endpoint import connect_socket
 
         me = otp.current_process()
         assert me is not None
+        arg = state.args
         endpoint, mount = arg.endpoint, arg.mount
         socket = await connect_socket(endpoint, mount, arg.params, arg.connect_info, "longpoll", me.pid, arg.vsn)
         if socket is None:
-            return otp.Ignore()
+            return False
         io = _LongPollIO(me.node, me.pid, arg.session_id, mount, arg.options.max_buffer_bytes)
-        session = SocketSession(socket=socket, io=io, pool=endpoint.pool_name(mount.handler))
+        state.io = io
+        state.session = SocketSession(socket=socket, io=io, pool=endpoint.pool_name(mount.handler))
         sessions = arg.registry.sessions
         sessions[arg.session_id] = io
 
@@ -334,10 +349,12 @@ class _LongPollSession(otp.GenServer[_State]):
         if socket.socket_id is not None and socket.pubsub_server is not None:
             PubSub.subscribe(socket.pubsub_server, socket.socket_id)
         otp.send_after(arg.options.inactive_after, me.pid, _CheckInactive())
-        return otp.Ok(_State(io, session, arg.options))
+        return True
 
     def format_status(self, state: _State) -> Any:
         io = state.io
+        if io is None or state.session is None:
+            return {"transport": "longpoll", "state": "connecting"}
         return {
             "transport": "longpoll",
             **state.session.summary(),
@@ -349,23 +366,30 @@ class _LongPollSession(otp.GenServer[_State]):
 
     async def handle_call(self, request: Any, from_: otp.From, state: _State
                           ) -> otp.Reply[_State] | otp.Stop[_State]:
-        if type(request) is not _Dispatch:
+        io, session = state.io, state.session
+        if type(request) is _Connect and io is None:
+            if await self._connect(state):
+                return otp.Reply(True, state)
+            return otp.Stop(otp.Shutdown("refused"), state, reply=False)
+        if type(request) is not _Dispatch or io is None or session is None:
             raise RuntimeError(f"long-poll session got an unexpected call: {request!r}")
         try:
-            message = state.session.serializer.decode(request.data, binary=request.binary)
+            message = session.serializer.decode(request.data, binary=request.binary)
         except InvalidMessageError as exc:
-            logger.warning("stopping long-poll session %s: invalid message from the client: %s",
-                           state.io.pid, exc)
+            logger.warning("stopping long-poll session %s: invalid message from the client: %s", io.pid, exc)
             return otp.Stop(otp.Shutdown("invalid_message"), state, reply="invalid")
-        await state.session.handle_in(message)
-        if state.io.close_code is not None:
-            return otp.Stop(state.io.exit_reason, state, reply="ok")
+        await session.handle_in(message)
+        if io.close_code is not None:
+            return otp.Stop(io.exit_reason, state, reply="ok")
         return otp.Reply("ok", state)
 
     async def handle_info(self, msg: Any, state: _State) -> otp.NoReply[_State] | otp.Stop[_State]:
-        io = state.io
+        io, session = state.io, state.session
+        if io is None or session is None:
+            logger.debug("long-poll session %s ignored message %r before connecting", otp.self(), msg)
+            return otp.NoReply(state)
         if type(msg) is _CheckInactive:
-            limit = state.options.inactive_after
+            limit = state.args.options.inactive_after
             idle = trio.current_time() - io.last_poll
             if idle >= limit:
                 logger.debug("long-poll session %s: no poll for %.1f s, stopping", io.pid, idle)
@@ -376,7 +400,7 @@ class _LongPollSession(otp.GenServer[_State]):
             logger.warning("stopping long-poll session %s: its client does not poll fast enough "
                            "(%d bytes waiting, max_buffer_bytes=%d)", io.pid, msg.size, io.max_buffer_bytes)
             return otp.Stop(otp.Shutdown("overflow"), state)
-        if not state.session.handle_info(msg):
+        if not session.handle_info(msg):
             logger.debug("long-poll session %s ignored message %r", io.pid, msg)
         if io.close_code is not None:
             return otp.Stop(io.exit_reason, state)
@@ -474,14 +498,14 @@ async def _new_session(endpoint: Endpoint, mount: SocketMount, registry: _Regist
 
     spec = otp.ChildSpec(id="session", start=start, restart=otp.Restart.TEMPORARY,
                          behaviour="LongPollSession")
+    pid = await otp.DynamicSupervisor.start_child(_supervisor_name(endpoint), spec)
+    assert pid is not None
     try:
-        pid = await otp.DynamicSupervisor.start_child(_supervisor_name(endpoint), spec)
-    except otp.Ignored:
-        pid = None
-    except Exception:
-        logger.exception("%s.connect crashed (long-poll)", mount.handler.__qualname__)
+        accepted = await otp.call(pid, _Connect(), timeout=None)
+    except otp.CallError as exc:
+        logger.error("%s.connect crashed (long-poll): %r", mount.handler.__qualname__, exc.reason)
         return _status(500)
-    if pid is None:
+    if not accepted:
         return _status(403)
     return _messages(410, _sign(endpoint, registry, pid, session_id, options), [])
 

@@ -86,6 +86,9 @@ class UserSocket(channels.Socket):
         report(("connect", dict(params), dict(connect_info)))
         if params.get("user") == "refused":
             return Error()
+        if params.get("user") == "slow":
+            report(("slow_connect", otp.self()))
+            await otp.receive(lambda m: m == "go")
         if params.get("user") == "crash":
             raise RuntimeError("connect crashed on purpose")
         return Ok(self.assign(user=params.get("user", "anon")))

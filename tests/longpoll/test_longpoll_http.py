@@ -813,3 +813,26 @@ async def test_broadcast_reaches_websocket_and_long_poll_subscribers_alike(node:
                 assert await client.poll_messages() == [[None, None, "room:mixed", "shout", {"from": "lp"}]]
         finally:
             await client.aclose()
+
+
+async def test_a_slow_connect_does_not_hold_up_other_new_sessions(node: otp.Node) -> None:
+    async with running_endpoint() as endpoint, otp.open_mailbox(name=OBSERVER):
+        slow = LongPollClient(_port(endpoint), params={"user": "slow"})
+        fast = LongPollClient(_port(endpoint), params={"user": "fast"})
+        try:
+            async with trio.open_nursery() as nursery:
+                opened: list[Any] = []
+
+                async def open_slow() -> None:
+                    opened.append(await slow.open())
+
+                nursery.start_soon(open_slow)
+                _, slow_pid = await otp.receive(lambda m: m[0] == "slow_connect", timeout=5)
+                await fast.open()
+                assert opened == []
+                otp.send(slow_pid, "go")
+            assert opened[0]["status"] == 410
+            assert len(await _sessions()) == 2
+        finally:
+            await slow.aclose()
+            await fast.aclose()
