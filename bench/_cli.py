@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         else sys.executable)
     env = _scenarios.Env(quick=args.quick, rounds=max(1, args.rounds), logs=logs,
                          load_python=load_python, servers=specs, unavailable=unavailable,
-                         quiet_wait_s=0.5 if args.quick else 5.0)
+                         quiet_wait_s=0.3 if args.quick else 5.0)
 
     doc: dict[str, Any] = {}
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]

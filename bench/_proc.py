@@ -101,6 +101,22 @@ def proc_rss_kib(pid: int) -> int:
     return 0
 
 
+def group_pids(pgid: int) -> list[int]:
+    """The pids of the processes in process group ``pgid`` (from /proc)."""
+    out: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            data = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = data[data.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:
+            out.append(int(entry.name))
+    return out
+
+
 def machine_busy_s() -> float:
     """Busy CPU seconds of the whole machine since boot (all CPUs), from /proc/stat."""
     try:
@@ -129,8 +145,9 @@ class Server:
 
     def __init__(self, name: str, argv: Sequence[str], port: int, log_path: Path,
                  cwd: str | None = None, env: dict[str, str] | None = None,
-                 cpu: int | None = None) -> None:
+                 cpu: int | None = None, multi_process: bool = False) -> None:
         self.name = name
+        self.multi_process = multi_process
         self.port = port
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,10 +180,16 @@ class Server:
             raise BenchError(f"{self.name} died (rc {self.proc.returncode}): {self.log_tail()}")
 
     def cpu_s(self) -> float:
-        return proc_cpu_s(self.pid)
+        """CPU seconds of the server (all its worker processes, when it has several)."""
+        if not self.multi_process:
+            return proc_cpu_s(self.pid)
+        return sum(proc_cpu_s(p) for p in group_pids(self.pid))
 
     def rss_kib(self) -> int:
-        return proc_rss_kib(self.pid)
+        """RSS of the server (summed over its worker processes, when it has several)."""
+        if not self.multi_process:
+            return proc_rss_kib(self.pid)
+        return sum(proc_rss_kib(p) for p in group_pids(self.pid))
 
     def log_tail(self, n: int = 600) -> str:
         with contextlib.suppress(OSError):
@@ -176,16 +199,12 @@ class Server:
         return ""
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 3 s; the whole process group."""
+        """SIGKILL to the whole process group (graceful shutdown is not what is measured)."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.pid, signal.SIGKILL)
-                self.proc.wait(5)
+                os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
         self._log.close()
 
 
@@ -251,7 +270,7 @@ class Worker:
             return self.log_path.read_bytes()[-n:].decode("utf-8", "replace").strip()
         return ""
 
-    def stop(self, grace_s: float = 5.0) -> None:
+    def stop(self, grace_s: float = 2.0) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(BenchError):
                 self.send(cmd="close")

@@ -28,6 +28,14 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "otp": ("per_s", "us_per_op", "bytes_per_process"),
 }
 
+#: The metric whose ratio to otp-channels the tables show, per scenario (first one present).
+RATIO_COLUMN: dict[str, tuple[str, ...]] = {
+    "fanout": ("delivered_per_s",),
+    "capacity": ("rss_per_conn_kib",),
+    "roundtrip": ("requests_per_s",),
+    "otp": ("per_s", "bytes_per_process"),
+}
+
 #: Metrics for which a higher value is better (the rest: lower is better).
 HIGHER_IS_BETTER = frozenset(
     {"delivered_per_s", "connect_join_per_s", "held_conns", "requests_per_s", "per_s"}
@@ -162,7 +170,8 @@ def table_rows(scenario: str, cases: Mapping[str, Mapping[str, Mapping[str, Any]
     """Rows (header first) for one scenario: case, server, headline metrics with their ranges,
     the first metric's ratio to otp-channels, and a note (the failure reason, if any)."""
     metrics = HEADLINE.get(scenario, ())
-    rows = [["case", "server", *metrics, "ratio", "note"]]
+    ratio_keys = RATIO_COLUMN.get(scenario, metrics[:1])
+    rows = [["case", "server", *metrics, "ratio " + "/".join(ratio_keys), "note"]]
     for case, servers in cases.items():
         for server, m in servers.items():
             cells = []
@@ -172,7 +181,7 @@ def table_rows(scenario: str, cases: Mapping[str, Mapping[str, Mapping[str, Any]
                 if lo is not None and hi is not None and lo != hi:
                     cell += f" ({fmt(lo)}..{fmt(hi)})"
                 cells.append(cell)
-            ratio = m.get(metrics[0] + "_ratio") if metrics else None
+            ratio = next((m[k + "_ratio"] for k in ratio_keys if k + "_ratio" in m), None)
             note = str(m.get("error", ""))[:120].replace("|", "/").replace("\n", " ")
             rows.append([case, server, *cells, fmt(ratio) if ratio is not None else "",
                          ("FAILED: " if not any(k in m for k in metrics) and note else "")

@@ -59,6 +59,8 @@ class ServerSpec:
     cwd: str
     config: str
     peer: bool = True
+    #: Several server processes (``serve --workers``): not pinned, RSS/CPU summed over them.
+    multi_process: bool = False
 
 
 @dataclass(slots=True)
@@ -145,12 +147,15 @@ class Round:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for w in self.workers:
-            with contextlib.suppress(Exception):
-                w.stop()
         if self.server is not None:
             with contextlib.suppress(Exception):
                 self.server.stop()
+        for w in self.workers:
+            with contextlib.suppress(Exception):
+                w.send(cmd="close")
+        for w in self.workers:
+            with contextlib.suppress(Exception):
+                w.stop()
 
     def start_server(self) -> Server:
         wait_quiet(self.env.quiet_wait_s)
@@ -158,7 +163,8 @@ class Round:
         self.server = Server(
             self.spec.name, self.spec.argv(port), port,
             self.env.logs / f"{self.label}-{self.spec.name}-server.log",
-            cwd=self.spec.cwd, cpu=server_cpu(),
+            cwd=self.spec.cwd, cpu=None if self.spec.multi_process else server_cpu(),
+            multi_process=self.spec.multi_process,
         )
         self.server.wait_listening(30.0)
         return self.server
@@ -176,11 +182,16 @@ class Round:
     def load_cpu_s(self) -> float:
         return sum(proc_cpu_s(w.pid) for w in self.workers)
 
-    def connect_subs(self, n: int, timeout_s: float) -> tuple[list[Worker], dict[str, Any]]:
-        """Starts the subscriber shards and waits until all have connected and joined."""
-        subs = [self.worker("sub", n=count, src=src, concurrency=100, timeout=20.0)
+    def connect_subs(self, n: int, deadline_s: float) -> tuple[list[Worker], dict[str, Any]]:
+        """Starts the subscriber shards and waits until all have connected and joined.
+
+        Raises:
+            OverBudget: connecting and joining all ``n`` took longer than ``deadline_s``.
+        """
+        subs = [self.worker("sub", n=count, src=src, concurrency=100, timeout=20.0,
+                            deadline_s=deadline_s)
                 for count, src in shards(n)]
-        readies = [w.wait("ready", timeout_s) for w in subs]
+        readies = [w.wait("ready", deadline_s + 30) for w in subs]
         ok = sum(r["ok"] for r in readies)
         errors: dict[str, int] = {}
         for r in readies:
@@ -189,8 +200,13 @@ class Round:
         t0 = min(r["t_start"] for r in readies)
         t1 = max(r["t_end"] for r in readies)
         secs = (t1 - t0) / 1e9
+        rate = ok / secs if secs > 0 else math.nan
+        if any(r.get("over_deadline") for r in readies):
+            raise OverBudget(
+                f"connect+join of {n} not done within {deadline_s:.0f}s ({ok} joined, "
+                f"{rate:.0f}/s)", [{"connect_join_per_s": rate, "joined": ok}])
         return subs, {"ok": ok, "failed": n - ok, "errors": errors, "connect_s": secs,
-                      "connect_join_per_s": ok / secs if secs > 0 else math.nan}
+                      "connect_join_per_s": rate}
 
 
 class OverBudget(BenchError):
@@ -251,6 +267,7 @@ class FanoutCase:
     paced: int
     burst_budget_s: float
     paced_budget_s: float
+    connect_budget_s: float
 
     @property
     def label(self) -> str:
@@ -259,9 +276,10 @@ class FanoutCase:
 
 def fanout_cases(quick: bool) -> list[FanoutCase]:
     if quick:
-        return [FanoutCase(1000, 5, 5, 4.0, 3.0), FanoutCase(5000, 2, 3, 6.0, 5.0)]
-    return [FanoutCase(1000, 50, 20, 30.0, 20.0), FanoutCase(5000, 20, 20, 60.0, 30.0),
-            FanoutCase(15_000, 10, 10, 90.0, 40.0)]
+        return [FanoutCase(1000, 5, 5, 4.0, 3.0, 6.0), FanoutCase(5000, 2, 3, 4.0, 3.0, 12.0)]
+    return [FanoutCase(1000, 50, 20, 30.0, 20.0, 60.0),
+            FanoutCase(5000, 20, 20, 60.0, 30.0, 120.0),
+            FanoutCase(15_000, 10, 10, 90.0, 40.0, 240.0)]
 
 
 def fanout_measure(rnd: Round, case: FanoutCase, n: int, subs: list[Worker], ctl: Worker
@@ -321,7 +339,7 @@ def fanout_round(rnd: Round, case: FanoutCase, reps: int) -> list[dict[str, Any]
     rss0 = server.rss_kib()
     ctl = rnd.worker("ctl", timeout=20.0)
     ctl.wait("ready", 30.0)
-    subs, conn = rnd.connect_subs(case.n, 60.0 + case.n / 100)
+    subs, conn = rnd.connect_subs(case.n, case.connect_budget_s)
     server.check_alive()
     if conn["ok"] == 0:
         raise BenchError(f"no subscriber joined: {conn['errors']}")
@@ -355,15 +373,15 @@ def run_fanout(env: Env, doc: dict[str, Any]) -> None:
 
 def capacity_target(quick: bool, hard_limit: int) -> int:
     """How many connections to attempt: the file limit less headroom for the server's own fds."""
-    return 4000 if quick else max(1000, hard_limit - 300)
+    return 2000 if quick else max(1000, hard_limit - 300)
 
 
-def capacity_round(rnd: Round, n: int) -> list[dict[str, Any]]:
+def capacity_round(rnd: Round, n: int, deadline_s: float) -> list[dict[str, Any]]:
     server = rnd.start_server()
     time.sleep(0.2)
     rss0 = server.rss_kib()
     s_cpu0 = server.cpu_s()
-    _subs, conn = rnd.connect_subs(n, 90.0 + n / 50)
+    _subs, conn = rnd.connect_subs(n, deadline_s)
     time.sleep(0.5)
     server.check_alive()
     rss1 = server.rss_kib()
@@ -382,18 +400,50 @@ def capacity_round(rnd: Round, n: int) -> list[dict[str, Any]]:
     return [out]
 
 
+def serve_workers_supported() -> bool:
+    """Whether ``python -m channels serve`` has a ``--workers`` option (clustering)."""
+    try:
+        res = subprocess.run([sys.executable, "-m", "channels", "serve", "--help"],
+                             capture_output=True, text=True, cwd=str(ROOT), timeout=60)
+    except (subprocess.SubprocessError, OSError):
+        return False
+    return "--workers" in res.stdout
+
+
+def workers_spec(workers: int) -> ServerSpec:
+    """otp-channels started by ``serve --workers`` (one listening port, several processes)."""
+    return ServerSpec(
+        OTP, "phoenix",
+        lambda port: [sys.executable, "-m", "channels", "serve",
+                      "bench.servers.otp_channels_server:Endpoint", "--port", str(port),
+                      "--workers", str(workers), "--no-control"],
+        str(ROOT),
+        f"otp-channels serve --workers {workers} (not pinned; RSS and CPU summed over workers)",
+        peer=False, multi_process=True,
+    )
+
+
 def run_capacity(env: Env, doc: dict[str, Any], hard_limit: int) -> None:
     n = capacity_target(env.quick, hard_limit)
-    label = f"N={n}"
-    for spec in env.servers:
-        env.progress(f"capacity {label} {spec.name}")
-        results = _run_rounds(env, "capacity", label, spec, env.rounds,
-                              functools.partial(capacity_round, n=n))
-        merged = _merge(results)
-        errs = [r["connect_errors"] for r in results if "connect_errors" in r]
-        if errs:
-            merged["connect_errors"] = errs[0]
-        put(doc, "capacity", label, spec.name, merged)
+    deadline = 20.0 if env.quick else 240.0
+    cases: list[tuple[str, int, list[ServerSpec]]] = [(f"N={n}", n, env.servers)]
+    if any(s.name == OTP for s in env.servers):
+        if serve_workers_supported():
+            cases.append((f"N={2 * n} workers=2", 2 * n, [workers_spec(2)]))
+        else:
+            env.progress("capacity: `channels serve --workers` not available yet; "
+                         "the multi-process case is skipped")
+    for label, count, specs in cases:
+        for spec in specs:
+            env.progress(f"capacity {label} {spec.name}")
+            results = _run_rounds(env, "capacity", label, spec, env.rounds,
+                                  functools.partial(capacity_round, n=count,
+                                                    deadline_s=deadline * count / n))
+            merged = _merge(results)
+            errs = [r["connect_errors"] for r in results if "connect_errors" in r]
+            if errs:
+                merged["connect_errors"] = errs[0]
+            put(doc, "capacity", label, spec.name, merged)
 
 
 # -- roundtrip -------------------------------------------------------------------------------

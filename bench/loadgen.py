@@ -360,10 +360,15 @@ class Client:
                     self.conns.append(conn)
 
         t0 = time.monotonic_ns()
-        await asyncio.gather(*(one() for _ in range(n)))
+        over = False
+        try:
+            async with asyncio.timeout(self.cfg.get("deadline_s")):
+                await asyncio.gather(*(one() for _ in range(n)))
+        except TimeoutError:
+            over = True
         t1 = time.monotonic_ns()
         return {"ok": len(self.conns), "failed": n - len(self.conns), "errors": errors,
-                "t_start": t0, "t_end": t1}
+                "t_start": t0, "t_end": t1, "over_deadline": over}
 
     async def heartbeats(self) -> None:
         payload = self.proto.heartbeat()

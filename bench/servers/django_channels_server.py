@@ -45,9 +45,10 @@ settings.configure(
 django.setup()
 
 import uvicorn  # noqa: E402
+from django.urls import path  # noqa: E402
+
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
 
 urlpatterns: list = []
 GROUP = "bench"
