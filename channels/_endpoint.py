@@ -166,6 +166,7 @@ class Endpoint:
         pubsub_partitions: int | None = None,
         pubsub_adapter: Adapter | None = None,
         redis_url: str | None = None,
+        node_name: str | None = None,
         pubsub_adapter_spec: AdapterFactory | None = None,
         drainer: DrainerOptions | None = DrainerOptions(),
         http_limits: HTTPLimits | None = None,
@@ -186,7 +187,7 @@ class Endpoint:
         if redis_url is not None and pubsub_adapter is None:
             from ._redis_adapter import RedisAdapter
 
-            pubsub_adapter = RedisAdapter(redis_url)
+            pubsub_adapter = RedisAdapter(redis_url, node_name=node_name or "")
         self.pubsub_adapter = pubsub_adapter
         self.pubsub_adapter_spec = pubsub_adapter_spec
         self.drainer = drainer
