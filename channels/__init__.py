@@ -13,6 +13,7 @@ from otp import NoReply as NoReply, Reply as Reply, Stop as Stop
 from ._channel import Channel as Channel
 from ._endpoint import DrainerOptions as DrainerOptions, Endpoint as Endpoint, SocketMount as SocketMount
 from ._fastlane import broadcast as broadcast
+from ._longpoll import LongPollOptions as LongPollOptions
 from ._presence import Presence as Presence, PresenceError as PresenceError
 from ._pubsub import (
     Adapter as Adapter,

@@ -541,8 +541,10 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
                      "Subprotocols of the request: %r; configured: %r", protocols, configured)
         return _FORBIDDEN
     params = {**request.query_dict(), **path_params}
-    connect_info = build_connect_info(request, mount.connect_info, auth_token=token,
-                                      subprotocols=protocols)
+    info_keys = list(mount.connect_info)
+    if mount.auth_token and "auth_token" not in info_keys:
+        info_keys.append("auth_token")
+    connect_info = build_connect_info(request, info_keys, auth_token=token, subprotocols=protocols)
     if issubclass(mount.handler, Transport):
         return await _raw_websocket(me, stream, mount.handler(), params, connect_info, chosen, options,
                                     request, body, upgraded)

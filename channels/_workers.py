@@ -52,18 +52,16 @@ def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url:
     async def main() -> int:
         procs: dict[int, trio.Process] = {}
         restarts: collections.deque[float] = collections.deque()
-        stopping = False
-        failed = False
+        flags = {"stopping": False, "failed": False}
 
         async def run_worker(i: int, nursery: trio.Nursery) -> None:
-            nonlocal failed
-            while not stopping:
+            while not flags["stopping"]:
                 proc = await trio.lowlevel.open_process(command(i))
                 procs[i] = proc
                 print(f"[{name}] worker {i} started (os pid {proc.pid})", flush=True)
                 code = await proc.wait()
                 procs.pop(i, None)
-                if stopping:
+                if flags["stopping"]:
                     return
                 print(f"[{name}] worker {i} exited with status {code}; restarting", flush=True)
                 now = trio.current_time()
@@ -73,7 +71,7 @@ def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url:
                 if len(restarts) > max_restarts:
                     print(f"[{name}] workers restarted more than {max_restarts} times in {max_seconds} s; "
                           "stopping", flush=True)
-                    failed = True
+                    flags["failed"] = True
                     nursery.cancel_scope.cancel()
                     return
 
@@ -83,11 +81,10 @@ def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url:
                     nursery.start_soon(run_worker, i, nursery)
 
                 async def watch_signals() -> None:
-                    nonlocal stopping
                     async for signum in signals:
                         print(f"[{name}] {signal.Signals(signum).name}: stopping the workers (they drain)",
                               flush=True)
-                        stopping = True
+                        flags["stopping"] = True
                         for proc in list(procs.values()):
                             proc.send_signal(signal.SIGTERM)
                         with trio.move_on_after(shutdown_timeout):
@@ -106,7 +103,7 @@ def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url:
                     await proc.wait()
                 if proc.returncode is None:
                     proc.kill()
-        return 1 if failed else 0
+        return 1 if flags["failed"] else 0
 
     return trio.run(main)
 

@@ -59,7 +59,7 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         name="HelloSockets.Endpoint",
         host=host,
         port=port,
-        sockets=[channels.SocketMount("/socket", UserSocket)],
+        sockets=[channels.SocketMount("/socket", UserSocket, longpoll=True)],
         check_origin=False,
         redis_url=redis_url,
     )
