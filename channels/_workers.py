@@ -54,14 +54,17 @@ def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url:
         restarts: collections.deque[float] = collections.deque()
         flags = {"stopping": False, "failed": False}
 
+        def stopping() -> bool:  # a function, so that type checkers do not narrow the flag
+            return flags["stopping"]
+
         async def run_worker(i: int, nursery: trio.Nursery) -> None:
-            while not flags["stopping"]:
+            while not stopping():
                 proc = await trio.lowlevel.open_process(command(i))
                 procs[i] = proc
                 print(f"[{name}] worker {i} started (os pid {proc.pid})", flush=True)
                 code = await proc.wait()
                 procs.pop(i, None)
-                if flags["stopping"]:
+                if stopping():
                     return
                 print(f"[{name}] worker {i} exited with status {code}; restarting", flush=True)
                 now = trio.current_time()
