@@ -11,24 +11,22 @@ Wire protocol, as in the Phoenix guides' chat example::
     server → clients ["1", null, "room:lobby", "new_msg", {"body": "hi", "user": "alice"}]
 
 The broadcast reaches every member of the room, the sender included; the sender also
-gets an ``ok`` reply (or ``error`` with a ``reason`` for an invalid message).
+gets an ``ok`` reply (or ``error`` with a ``reason`` for an invalid message). Several
+servers started with the same ``--redis-url`` form one chat: a message reaches the
+room's members on every node.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import channels
 import otp
-from channels import Error, Ok
 
 __all__ = ["MAX_BODY", "MAX_ROOM", "MAX_USER", "PHOENIX_JS", "STATIC_DIR", "ChatSocket", "Endpoint",
            "RoomChannel", "make_endpoint"]
-
-logger = logging.getLogger("examples.chat")
 
 #: The page, its script and stylesheet.
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -69,13 +67,12 @@ class RoomChannel(channels.Channel):
 class ChatSocket(channels.Socket):
     """Accepts everyone; the ``user`` connect param (trimmed, default ``anonymous``) names them."""
 
-    channels = [("room:*", RoomChannel)]
+    routes = [("room:*", RoomChannel)]
 
-    # In this class body ``channels`` is the routes attribute, hence the bare ``Ok``/``Error``.
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
         user = params.get("user")
         user = user.strip()[:MAX_USER] if isinstance(user, str) else ""
-        return Ok(self.assign(user=user or "anonymous"))
+        return channels.Ok(self.assign(user=user or "anonymous"))
 
 
 def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,
@@ -85,12 +82,9 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
     Args:
         host: Interface to listen on.
         port: TCP port (0 picks a free one; ``endpoint.port`` tells which after start).
-        redis_url: Reserved for clustering through Redis; not wired yet (logged and ignored).
+        redis_url: Cluster through this Redis server (every node of the chat uses the same one).
         phoenix_js: The Phoenix client file served at ``/js/phoenix.js`` (default: :data:`PHOENIX_JS`).
     """
-    if redis_url is not None:
-        logger.warning("examples.chat: clustering through Redis is not wired yet; ignoring redis_url=%s",
-                       redis_url)
     js = Path(phoenix_js) if phoenix_js is not None else PHOENIX_JS
     return channels.Endpoint(
         name="Chat.Endpoint",
@@ -100,6 +94,7 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         static_dir=STATIC_DIR,
         static_files={"/js/phoenix.js": js},
         check_origin=False,
+        redis_url=redis_url,
     )
 
 

@@ -7,6 +7,7 @@
 // Scenarios and the server they expect:
 //   ping        examples.hello_sockets  connect, join "ping", push/reply, leave
 //   broadcast   examples.chat           alice and bob in room:lobby; new_msg reaches both
+//                                       ([--url2 URL]: bob connects to another node of the chat)
 //   leave       examples.chat           after bob leaves, alice's new_msg no longer reaches him
 //   crash       tests.interop.server    the channel crashes; the client rejoins by itself
 //   disconnect  tests.interop.server    "disconnect" to the socket id closes it (1001); the
@@ -25,8 +26,8 @@ if (!scenario || !url) {
 const transport = options.transport;
 const unique = `${process.pid}-${Date.now()}`;
 
-function connect(who, params = { user: who }) {
-  const socket = makeSocket(url, { transport, params, who });
+function connect(who, params = { user: who }, at = url) {
+  const socket = makeSocket(at, { transport, params, who });
   socket.connect();
   return socket;
 }
@@ -47,7 +48,7 @@ const scenarios = {
   async broadcast() {
     const room = `room:lobby-${unique}`;
     const alice = connect("alice");
-    const bob = connect("bob");
+    const bob = connect("bob", { user: "bob" }, options.url2 || url);
     const a = watchChannel(alice.channel(room, {}), "alice", ["new_msg"]);
     const b = watchChannel(bob.channel(room, {}), "bob", ["new_msg"]);
     await Promise.all([join(a, "alice"), join(b, "bob")]);

@@ -31,7 +31,6 @@ from typing import Any
 
 import channels
 import otp
-from channels import Error, Ok
 
 __all__ = ["OBSERVER_TOPIC", "CrashRequested", "TestChannel", "TestSocket", "make_endpoint"]
 
@@ -77,13 +76,13 @@ class TestChannel(channels.Channel):
 class TestSocket(channels.Socket):
     """Requires a ``user`` param; its id is ``user_socket:<user>``."""
 
-    channels = [("test:*", TestChannel)]
+    routes = [("test:*", TestChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
         user = params.get("user")
         if not isinstance(user, str) or not user:
-            return Error()
-        return Ok(self.assign(user=user))
+            return channels.Error()
+        return channels.Ok(self.assign(user=user))
 
     def id(self) -> str | None:
         return f"user_socket:{self.assigns['user']}"

@@ -79,6 +79,7 @@ class Server:
     proc: subprocess.Popen[str]
     port: int = 0
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def socket_url(self) -> str:
@@ -90,6 +91,20 @@ class Server:
 
     def output(self) -> str:
         return "".join(self.lines[-200:])
+
+    def stop(self) -> None:
+        """Terminate the server (SIGTERM, then SIGKILL after 10 s) and collect its output."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def _read_lines(server: Server, started: threading.Event) -> None:
@@ -111,7 +126,7 @@ def _wait_accepting(port: int) -> None:
 @pytest.fixture(scope="module")
 def start_server() -> Iterator[Any]:
     """``start_server(module, *args)``: start ``python -m module --port 0 *args``; stopped after the module."""
-    servers: list[tuple[Server, threading.Thread]] = []
+    servers: list[Server] = []
 
     def start(module: str, *args: str) -> Server:
         proc = subprocess.Popen(
@@ -121,9 +136,9 @@ def start_server() -> Iterator[Any]:
         )
         server = Server(proc)
         started = threading.Event()
-        reader = threading.Thread(target=_read_lines, args=(server, started), daemon=True)
-        reader.start()
-        servers.append((server, reader))
+        server.reader = threading.Thread(target=_read_lines, args=(server, started), daemon=True)
+        server.reader.start()
+        servers.append(server)
         if not started.wait(SERVER_START_TIMEOUT):
             pytest.fail(f"{module} did not report listening within {SERVER_START_TIMEOUT} s:\n{server.output()}")
         if server.port == 0:
@@ -132,16 +147,8 @@ def start_server() -> Iterator[Any]:
         return server
 
     yield start
-    for server, reader in servers:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait(timeout=10)
-        reader.join(timeout=10)
-        if server.proc.stdout is not None:
-            server.proc.stdout.close()
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -288,6 +295,27 @@ def test_disconnect_broadcast_closes_socket_1001_and_the_client_reconnects(test_
     assert index(events, closes[0]) < index(events, opens[1]) < index(events, joins[1])
     assert one(events, event="reply", label="ping_after_reconnect")["status"] == "ok"
     assert one(events, event="state")["state"] == "joined"
+
+
+def test_chat_new_msg_reaches_a_member_on_another_node_through_redis(start_server: Any) -> None:
+    _node()
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (`.ci/setup --with-services` or `apt-get install redis-server`)")
+    from tests.support.redis_server import start_redis_server
+
+    with start_redis_server() as redis:
+        node_a: Server = start_server("examples.chat", "--redis-url", redis.url)
+        node_b: Server = start_server("examples.chat", "--redis-url", redis.url)
+        try:
+            events = run_node("client.mjs", "broadcast", node_a.socket_url, "--url2", node_b.socket_url,
+                              server=node_a)
+        finally:
+            node_a.stop()
+            node_b.stop()
+
+    for who in ("alice", "bob"):
+        got = [e["payload"] for e in pick(events, event="push", who=who, name="new_msg")]
+        assert got == [{"body": "hello bob", "user": "alice"}, {"body": "hi alice", "user": "bob"}], who
 
 
 # -- headless Chromium -------------------------------------------------------------------------------
