@@ -528,3 +528,23 @@ async def test_start_timeout_kills_the_server_with_killed(
         with pytest.raises(otp.StartError, match="hanging failed to start: 'timeout'"):
             await InitOutcomes.start("hang", name="hanging", timeout=2)
     assert reasons == [otp.KILLED]
+
+
+async def test_messages_that_arrive_during_a_call_stay_queued_in_order(node: otp.Node) -> None:
+    pid = await Deferred.start()
+
+    async def chatter_then_release(to: otp.Pid) -> None:
+        await trio.testing.wait_all_tasks_blocked()
+        otp.send(to, "during 1")
+        otp.send(to, "during 2")
+        await otp.call(pid, "release")
+
+    async with otp.open_mailbox() as me:
+        otp.send(me, "before")
+        otp.spawn(chatter_then_release, me)
+        assert await otp.call(pid, "park") == "released"
+        assert [otp.receive_nowait() for _ in range(3)] == ["before", "during 1", "during 2"]
+        with pytest.raises(trio.WouldBlock):
+            otp.receive_nowait()
+        await trio.testing.wait_all_tasks_blocked()
+    await otp.stop(pid)
