@@ -163,6 +163,13 @@ async def run_websocket(
                     exit_reason = otp.NORMAL if msg.code in (1000, 1001, 1005, None) else otp.Shutdown("closed")
                     break
                 elif t is _Overflow:
+                    if writer.closed:
+                        # Not a slow client: the socket is gone (a write failed, or
+                        # trio-websocket closed the stream after the closing handshake,
+                        # before our reader reported the close). End as a client close.
+                        logger.debug("WebSocket %s ended: %s", me.pid, msg.reason)
+                        exit_reason = otp.NORMAL
+                        break
                     logger.warning("closing WebSocket %s: the client cannot keep up (%s)", me.pid, msg.reason)
                     exit_reason = otp.Shutdown("overflow")
                     await writer.finish(encode_ws_close(options.overflow_close_code, "client too slow"),
