@@ -378,6 +378,8 @@ class SocketClient:
         finally:
             if self.closed is None:
                 self.closed = CloseInfo(None, "client stopped")
+            with trio.CancelScope(shield=True):
+                await self.stream.aclose()
             self._done.set()
             self._notify()
 
@@ -404,8 +406,7 @@ class SocketClient:
         self._reading.set()
 
     async def _abort(self) -> None:
-        if not self._done.is_set():
-            await self.stream.aclose()
+        await self.stream.aclose()
 
     # -- sending ------------------------------------------------------------------------------
 

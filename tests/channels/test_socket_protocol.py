@@ -263,7 +263,9 @@ async def test_crash_sends_phx_error_and_leaves_socket_and_other_channels_alone(
     ref = await client.push("room:1", event, {})
     # terminate runs (gen_server semantics) and its push comes before the phx_error.
     first = await client.receive()
-    assert isinstance(first, Message) and first.event == "terminating" and first.join_ref == jr
+    assert isinstance(first, Message)
+    assert first.event == "terminating"
+    assert first.join_ref == jr
     assert await client.receive() == Message("room:1", "phx_error", {"reason": "channel_crash"}, jr, jr)
     await client.refute_reply(ref)
     assert len(events("terminate", "room:1")) == 1

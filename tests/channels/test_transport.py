@@ -1,0 +1,210 @@
+"""§2.5-§2.8 over real sockets: timeouts, frame limits, bad input, binary frames, transport
+death, drain, and the slow-consumer policy."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+
+import pytest
+import trio
+
+import channels
+import otp
+from channels import testing
+from channels.protocol import Message, Reply
+
+from ..http._support import RawClient
+from ._app import events, make_endpoint
+
+
+async def test_idle_connection_is_closed_after_the_timeout(node: otp.Node, autojump_clock: trio.abc.Clock) -> None:
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(timeout=60.0))
+    async with testing.open_endpoint(endpoint) as ep:
+        client = await testing.connect(ep)
+        assert await client.join("room:1") == ("ok", {})
+        start = trio.current_time()
+        # Any frame from the client resets the timer (a heartbeat here).
+        await trio.sleep(45)
+        await client.assert_reply(await client.heartbeat(), "ok", {})
+        await trio.sleep(45)
+        assert client.closed is None
+        await client.assert_closed(1000, timeout=60)
+        assert 105 <= trio.current_time() - start <= 106
+        await client.settle()
+        assert events("terminate", "room:1") == [otp.Shutdown("idle_timeout")]
+
+
+async def test_frame_larger_than_max_frame_size_closes_with_1009(node: otp.Node) -> None:
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_frame_size=1000))
+    async with testing.open_endpoint(endpoint) as ep:
+        client = await testing.connect(ep)
+        other = await testing.connect(ep)
+        assert await client.join("room:1", {"pad": "x" * 900}) == ("ok", {})
+        await client.push("room:1", "echo", {"pad": "x" * 2000})
+        await client.assert_closed(1009)
+        await other.assert_reply(await other.heartbeat(), "ok", {})
+
+
+@pytest.mark.parametrize("frame", [
+    "not json",
+    '["1","2","room:1"]',
+    '{"topic":"room:1"}',
+    '[1, 2, 3, 4]',
+    b"\x05\x00\x00\x00\x00",
+    b"\x01\x00\x00\x00\x00",
+    b"",
+])
+async def test_undecodable_frame_closes_with_1011_logs_once_and_spares_other_connections(
+        ep: testing.RunningEndpoint, frame: str | bytes, caplog: pytest.LogCaptureFixture) -> None:
+    client = await testing.connect(ep)
+    assert await client.join("room:1") == ("ok", {})
+    other = await testing.connect(ep)
+    assert await other.join("room:1") == ("ok", {})
+    caplog.clear()
+    if isinstance(frame, str):
+        await client.send_text(frame)
+    else:
+        await client.send_bytes(frame)
+    await client.assert_closed(1011)
+    await client.settle()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "invalid message" in warnings[0].getMessage()
+    assert events("terminate", "room:1") == [otp.Shutdown("invalid_message")]
+    ref = await other.push("room:1", "echo", {"still": "here"})
+    await other.assert_reply(ref, "ok", {"still": "here"})
+    assert ep.channel_topics() == ["room:1"]
+
+
+async def test_garbage_http_gets_400(ep: testing.RunningEndpoint) -> None:
+    raw = await RawClient.connect(ep.port)
+    await raw.send(b"\x16\x03\x01garbage that is not http\r\n\r\n")
+    assert (await raw.read_response()).status == 400
+    await raw.stream.aclose()
+
+
+async def test_unknown_path_gets_404(ep: testing.RunningEndpoint) -> None:
+    raw = await RawClient.connect(ep.port)
+    await raw.send(b"GET /nope HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+    assert (await raw.read_response()).status == 404
+    await raw.stream.aclose()
+
+
+async def test_plain_get_of_the_websocket_path_is_not_an_upgrade(ep: testing.RunningEndpoint) -> None:
+    raw = await RawClient.connect(ep.port)
+    await raw.send(b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+    assert (await raw.read_response()).status == 400
+    await raw.stream.aclose()
+
+
+# -- binary (V2) ---------------------------------------------------------------------------------
+
+
+async def test_v2_binary_push_reply_and_broadcast_round_trip(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    assert await client.join("room:1") == ("ok", {})
+    jr = client.join_refs["room:1"]
+    ref = await client.push("room:1", "binary", b"\x00\x01abc\xff")
+    frame = await client.receive_frame()
+    assert isinstance(frame, bytes)
+    assert frame[0] == 1
+    assert client.history[-1].decoded == Reply("room:1", "ok", b"\xffcba\x01\x00", ref, jr)
+    await client.push("room:1", "binary_push", b"\x10\x20")
+    frame = await client.receive_frame()
+    assert isinstance(frame, bytes)
+    assert frame[0] == 0
+    assert client.history[-1].decoded == Message("room:1", "binary_pushed", b"\x10\x20!", None, jr)
+    ep.broadcast("room:1", "blob", b"\xde\xad")
+    frame = await client.receive_frame()
+    assert frame == b"\x02\x06\x04room:1blob\xde\xad"  # kind 2: broadcast
+
+
+# -- transport death -----------------------------------------------------------------------------
+
+
+async def test_client_close_terminates_channels_with_shutdown_closed(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    for topic in ("room:1", "room:2", "room:3"):
+        assert await client.join(topic, {"push_on_terminate": True}) == ("ok", {})
+    await client.close()
+    await client.settle()
+    assert events("terminate") == [otp.Shutdown("closed")] * 3
+    assert ep.channel_topics() == []
+    assert ep.transport_processes() == []
+    for topic in ("room:1", "room:2", "room:3"):
+        assert ep.subscribers(topic) == []
+
+
+async def test_client_vanishing_without_close_frame_terminates_channels(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    assert await client.join("room:1") == ("ok", {})
+    await client.stream.aclose()
+    await client.settle()
+    assert len(events("terminate", "room:1")) == 1
+    assert ep.channel_topics() == []
+
+
+async def test_reset_connection_is_a_client_close_not_a_slow_consumer(
+        ep: testing.RunningEndpoint, caplog: pytest.LogCaptureFixture) -> None:
+    client = await testing.connect(ep)
+    assert await client.join("room:1") == ("ok", {})
+    # The client resets the connection; the next write to it fails (ECONNRESET/EPIPE)
+    # before the server has read the reset.
+    client.stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.stream.socket.close()
+    ep.broadcast("room:1", "news", {})
+    await client.settle()
+    assert events("terminate", "room:1") == [otp.Shutdown("closed")]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_endpoint_stop_drains_joined_sockets_with_1012(node: otp.Node) -> None:
+    async with testing.open_endpoint(make_endpoint()) as ep:
+        a = await testing.connect(ep)
+        b = await testing.connect(ep)
+        for client in (a, b):
+            assert await client.join("room:1") == ("ok", {})
+            assert await client.join("room:2") == ("ok", {})
+        await ep.stop()
+        for client in (a, b):
+            await client.assert_closed(1012)
+            await client.refute_push(event="phx_close")
+            await client.refute_push(event="phx_error")
+        assert events("terminate") == [otp.Shutdown("draining")] * 4
+
+
+# -- slow consumers ------------------------------------------------------------------------------
+
+
+async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_receiving(
+        node: otp.Node, caplog: pytest.LogCaptureFixture) -> None:
+    limit = 64 * 1024
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=limit))
+    async with testing.open_endpoint(endpoint) as ep:
+        slow = await testing.connect(ep, params={"user": "slow"}, receive_buffer=4096)
+        fast = await testing.connect(ep, params={"user": "fast"})
+        for client in (slow, fast):
+            assert await client.join("room:1") == ("ok", {})
+        slow.pause_reading()
+        transport = ep.transport_of("user:slow")
+        assert transport.summary is not None
+        big = {"data": "x" * 32 * 1024}
+        sent = 0
+        # The slow client's kernel buffers fill first, then its outbox, until it overflows.
+        while otp.is_alive(transport.pid) and transport.summary()["outbox_bytes"] <= limit:
+            ep.broadcast("room:1", "big", big)
+            sent += 1
+            assert sent < 2000, "the slow client never overflowed"
+            await fast.assert_broadcast("room:1", "big")  # the fast client keeps up
+        slow.resume_reading()
+        await slow.assert_closed(1013)
+        got = sum(1 for r in slow.history if isinstance(r.decoded, Message) and r.decoded.event == "big")
+        assert 0 < got <= sent
+        ep.broadcast("room:1", "after", {"n": 1})
+        await fast.assert_broadcast("room:1", "after", {"n": 1})
+        await fast.refute_any()
+        await fast.settle()
+        assert events("terminate") == [otp.Shutdown("overflow")]
+        assert sum("cannot keep up" in r.getMessage() for r in caplog.records) == 1
