@@ -12,6 +12,8 @@
 //   crash       tests.interop.server    the channel crashes; the client rejoins by itself
 //   disconnect  tests.interop.server    "disconnect" to the socket id closes it (1001); the
 //                                       client reconnects and rejoins by itself
+//   binary      tests.interop.server    binary push; binary reply, push and broadcast back
+//   heartbeat   any server              [--beats N] heartbeats every 50 ms are all answered
 //   terminate_reasons  tests.interop.server  [--rounds N] clients close cleanly; the channels'
 //                                       terminate reasons are reported on test:observer
 
@@ -123,6 +125,41 @@ const scenarios = {
     await waitFor({ event: "join", who, status: "ok" }, { after, timeoutMs: 8000 });
     await reply(ch.push("ping", { n: 2 }), who, "ping_after_reconnect");
     emit("state", { who, topic: ch.topic, state: ch.state });
+    socket.disconnect();
+  },
+
+  async binary() {
+    // V2 binary frames: an ArrayBuffer payload goes as a binary push; bytes come back as a
+    // binary reply, push and broadcast.
+    const who = `bin-${unique}`;
+    const socket = connect(who);
+    const ch = watchChannel(socket.channel("test:bin", {}), who);
+    const bytes = (payload) => (payload instanceof ArrayBuffer ? Array.from(new Uint8Array(payload)) : null);
+    ch.on("pushed", (p) => emit("binary_push", { who, name: "pushed", bytes: bytes(p) }));
+    ch.on("shout", (p) => emit("binary_push", { who, name: "shout", bytes: bytes(p) }));
+    await join(ch, who);
+    const data = new Uint8Array([0, 1, 2, 253, 254, 255]).buffer;
+    const echoed = await reply(ch.push("echo", data), who, "echo");
+    emit("binary_reply", { who, status: echoed.status, bytes: bytes(echoed.response) });
+    await reply(ch.push("push_back", data), who, "push_back");
+    await waitFor({ event: "binary_push", who, name: "pushed" });
+    await reply(ch.push("shout", data), who, "shout");
+    await waitFor({ event: "binary_push", who, name: "shout" });
+    socket.disconnect();
+  },
+
+  async heartbeat() {
+    // A short heartbeat interval: every heartbeat is answered and the socket stays up.
+    const beats = Number(options.beats || 5);
+    const who = `hb-${unique}`;
+    const socket = makeSocket(url, { transport, params: { user: who }, who, heartbeatIntervalMs: 50 });
+    socket.onMessage((m) => {
+      if (m.topic === "phoenix") emit("heartbeat_reply", { who, status: m.payload.status, ref: m.ref });
+    });
+    socket.connect();
+    for (let i = 1; i <= beats; i++) {
+      await waitFor({ event: "heartbeat_reply", who }, { after: i === 1 ? 0 : mark() });
+    }
     socket.disconnect();
   },
 

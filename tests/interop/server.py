@@ -11,6 +11,9 @@ test hooks:
   events:
 
   ``ping``        reply ``ok {"pong": <payload>}``
+  ``echo``        reply ``ok`` with the payload itself (binary payloads → binary reply)
+  ``push_back``   push ``pushed`` with the payload, then reply ``ok``
+  ``shout``       broadcast ``shout`` with the payload to the topic, then reply ``ok``
   ``crash``       the channel raises (the client gets ``phx_error`` and rejoins)
   ``disconnect``  broadcast ``"disconnect"`` to the socket id (the server closes the
                   socket with 1001, the client reconnects); reply ``ok`` (may not arrive)
@@ -46,7 +49,7 @@ class CrashRequested(RuntimeError):
 
 
 class TestChannel(channels.Channel):
-    """``test:*``: join counting, ping, crash, disconnect, stop."""
+    """``test:*``: join counting, ping, echo, push_back, shout, crash, disconnect, stop."""
 
     async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
         key = (str(socket.assigns["user"]), topic)
@@ -57,6 +60,14 @@ class TestChannel(channels.Channel):
                         ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
         if event == "ping":
             return channels.Reply(("ok", {"pong": payload}), socket)
+        if event == "echo":
+            return channels.Reply(("ok", payload), socket)
+        if event == "push_back":
+            socket.push("pushed", payload)
+            return channels.Reply("ok", socket)
+        if event == "shout":
+            socket.broadcast("shout", payload)
+            return channels.Reply("ok", socket)
         if event == "crash":
             raise CrashRequested(f"crash requested by the client on {socket.topic}")
         if event == "disconnect":

@@ -297,6 +297,29 @@ def test_disconnect_broadcast_closes_socket_1001_and_the_client_reconnects(test_
     assert one(events, event="state")["state"] == "joined"
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_binary_payloads_round_trip_as_v2_binary_frames(test_server: Server, transport: str) -> None:
+    events = run_node("client.mjs", "binary", test_server.socket_url, "--transport", transport,
+                      server=test_server)
+
+    sent = [0, 1, 2, 253, 254, 255]
+    echoed = one(events, event="binary_reply")
+    assert (echoed["status"], echoed["bytes"]) == ("ok", sent)
+    assert one(events, event="binary_push", name="pushed")["bytes"] == sent
+    assert one(events, event="binary_push", name="shout")["bytes"] == sent
+
+
+def test_every_heartbeat_is_answered_and_the_socket_stays_open(test_server: Server) -> None:
+    # WebSocket only: the JS LongPoll transport sends no heartbeats.
+    events = run_node("client.mjs", "heartbeat", test_server.socket_url, "--beats", "5", server=test_server)
+
+    replies = pick(events, event="heartbeat_reply")
+    assert len(replies) >= 5
+    assert {r["status"] for r in replies} == {"ok"}
+    assert len(pick(events, event="open")) == 1
+    assert not pick(events, event="close")
+
+
 def test_chat_new_msg_reaches_a_member_on_another_node_through_redis(start_server: Any) -> None:
     _node()
     if shutil.which("redis-server") is None:
