@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="rounds per case (default 3)")
     p.add_argument("--servers", default="",
                    help=f"comma-separated subset of {', '.join(SERVERS)} (default: all)")
+    p.add_argument("--profile", action="store_true",
+                   help="run otp-channels under cProfile and write a summary of where the time "
+                        "goes (its figures are then not comparable)")
     p.add_argument("--no-peers", action="store_true",
                    help="do not create or use .bench-venv (otp-channels only)")
     return p.parse_args(argv)
@@ -89,13 +92,16 @@ def main(argv: list[str] | None = None) -> int:
         if why:
             for n in SERVERS[1:]:
                 unavailable[n] = f".bench-venv unavailable: {why}"
-    specs = _scenarios.select(_scenarios.server_specs(peer_python), names)
+    profile_dir = logs / "profiles" if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    specs = _scenarios.select(_scenarios.server_specs(peer_python, profile_dir), names)
     load_python = peer_python or (
         str(_peers.python()) if _peers.python().exists() and not args.no_peers
         else sys.executable)
     env = _scenarios.Env(quick=args.quick, rounds=max(1, args.rounds), logs=logs,
                          load_python=load_python, servers=specs, unavailable=unavailable,
-                         quiet_wait_s=0.3 if args.quick else 5.0)
+                         quiet_wait_s=0.3 if args.quick else 3.0)
 
     doc: dict[str, Any] = {}
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
@@ -113,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not names or name in names:
                     case.setdefault(name, {"error": why})
     add_ratios(doc)
+    profile_summary = _scenarios.summarize_profiles(profile_dir) if profile_dir else None
     doc["meta"] = {
         "command": "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "date_utc": stamp,
@@ -126,12 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         "servers": {s.name: s.config for s in specs},
         "load_generator": f"bench/loadgen.py on {load_python} (uvloop when importable)",
         "logs": str(logs),
+        "profiled": bool(profile_dir),
     }
+    if profile_summary is not None:
+        doc["meta"]["profile_summary"] = str(profile_summary)
     for scenario in scenarios:
         if scenario in doc:
             print(f"\n== {scenario}" + (" (quick)" if args.quick else ""))
             print(text_table(table_rows(scenario, doc[scenario])))
     print(f"\nwall time {doc['meta']['wall_s']} s; logs in {logs}")
+    if profile_summary is not None:
+        print(f"profile of otp-channels: {profile_summary}")
     if args.json:
         Path(args.json).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
         print(f"wrote {args.json}")

@@ -198,8 +198,17 @@ class Server:
             return data[-n:].decode("utf-8", "replace").strip()
         return ""
 
-    def stop(self) -> None:
-        """SIGKILL to the whole process group (graceful shutdown is not what is measured)."""
+    def stop(self, graceful_s: float = 0.0) -> None:
+        """SIGKILL to the whole process group (graceful shutdown is not what is measured).
+
+        With ``graceful_s``, SIGTERM first and wait that long (a profiled server writes its
+        profile on a clean exit).
+        """
+        if graceful_s and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(graceful_s)
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGKILL)

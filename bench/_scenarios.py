@@ -11,6 +11,7 @@ import contextlib
 import functools
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,10 @@ class ServerSpec:
     peer: bool = True
     #: Several server processes (``serve --workers``): not pinned, RSS/CPU summed over them.
     multi_process: bool = False
+    #: Seconds to wait after SIGTERM before SIGKILL (0: SIGKILL at once).
+    graceful_stop_s: float = 0.0
+    #: Environment of the server process (None: inherited).
+    env: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -77,9 +82,17 @@ class Env:
     progress: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)
 
 
-def server_specs(peer_python: str | None) -> list[ServerSpec]:
-    """otp-channels first, then the peers (only when ``.bench-venv`` is available)."""
+def server_specs(peer_python: str | None, profile_dir: Path | None = None) -> list[ServerSpec]:
+    """otp-channels first, then the peers (only when ``.bench-venv`` is available).
+
+    With ``profile_dir``, the otp-channels server profiles each fan-out burst with cProfile
+    (from a ``go`` of several messages to the next ``go``) and writes the ``.prof`` files there;
+    its figures are then slowed by the profiler and not comparable.
+    """
     tmp = tempfile.gettempdir()
+    otp_env = None
+    if profile_dir is not None:
+        otp_env = {**os.environ, "BENCH_PROFILE_DIR": str(profile_dir)}
     specs = [
         ServerSpec(
             OTP, "phoenix",
@@ -87,8 +100,8 @@ def server_specs(peer_python: str | None) -> list[ServerSpec]:
                           "--port", str(port)],
             str(ROOT),
             "otp-channels Endpoint + Socket + Channel on bench:*, Phoenix V2 JSON, "
-            "project venv (trio)",
-            peer=False,
+            "project venv (trio)" + (", bursts under cProfile" if profile_dir else ""),
+            peer=False, graceful_stop_s=20.0 if profile_dir else 0.0, env=otp_env,
         ),
     ]
     if peer_python is None:
@@ -149,7 +162,7 @@ class Round:
     def __exit__(self, *exc: object) -> None:
         if self.server is not None:
             with contextlib.suppress(Exception):
-                self.server.stop()
+                self.server.stop(self.spec.graceful_stop_s)
         for w in self.workers:
             with contextlib.suppress(Exception):
                 w.send(cmd="close")
@@ -163,7 +176,8 @@ class Round:
         self.server = Server(
             self.spec.name, self.spec.argv(port), port,
             self.env.logs / f"{self.label}-{self.spec.name}-server.log",
-            cwd=self.spec.cwd, cpu=None if self.spec.multi_process else server_cpu(),
+            cwd=self.spec.cwd, env=self.spec.env,
+            cpu=None if self.spec.multi_process else server_cpu(),
             multi_process=self.spec.multi_process,
         )
         self.server.wait_listening(30.0)
@@ -533,6 +547,27 @@ def run_otp(env: Env, doc: dict[str, Any]) -> None:
             if errors:
                 merged["error"] = errors[0]
             put(doc, "otp", case, server_name, merged)
+
+
+def summarize_profiles(profile_dir: Path, top: int = 30) -> Path | None:
+    """Merges the ``.prof`` files of a profiled run into a text summary; returns its path."""
+    import io
+    import pstats
+
+    files = sorted(str(p) for p in profile_dir.glob("*.prof"))
+    if not files:
+        return None
+    out = io.StringIO()
+    stats = pstats.Stats(files[0], stream=out)
+    for f in files[1:]:
+        stats.add(f)
+    stats.strip_dirs()
+    out.write(f"# {len(files)} profiled fan-out burst(s) of otp-channels (cProfile)\n")
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    path = profile_dir / "profile-otp-channels.txt"
+    path.write_text(out.getvalue())
+    return path
 
 
 def peer_python_or_reason(logs: Path) -> tuple[str | None, str | None]:

@@ -10,13 +10,21 @@ replies ok; ``handle_in("echo", payload)`` replies ``{"status": "ok", "response"
 
 Configuration: defaults of ``channels.Endpoint`` (no compression; heartbeats are the client's),
 origin check off, ``max_connections`` raised to 100,000 so that the file limit is the bound.
+
+Profiling: with ``BENCH_PROFILE_DIR`` set, each burst (a ``go`` of more than one message) is
+profiled with cProfile until the next ``go`` or the end of the process, and written there as
+``burst-<pid>-<n>.prof`` (``python -m bench fanout --profile`` does this).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import cProfile
+import os
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -25,6 +33,36 @@ import channels
 import otp
 
 TOPIC_PATTERN = "bench:*"
+
+
+class _BurstProfiler:
+    """cProfile windows from a burst's ``go`` to the next ``go`` (off unless configured)."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = Path(directory) if directory else None
+        self.current: cProfile.Profile | None = None
+        self.count = 0
+        if self.directory is not None:
+            atexit.register(self.stop)
+
+    def on_go(self, m: int) -> None:
+        if self.directory is None:
+            return
+        self.stop()
+        if m > 1:
+            self.current = cProfile.Profile()
+            self.current.enable()
+
+    def stop(self) -> None:
+        if self.current is None or self.directory is None:
+            return
+        self.current.disable()
+        self.count += 1
+        self.current.dump_stats(self.directory / f"burst-{os.getpid()}-{self.count}.prof")
+        self.current = None
+
+
+_PROFILER = _BurstProfiler(os.environ.get("BENCH_PROFILE_DIR"))
 
 
 def make_payload(k: int, size: int) -> dict[str, Any]:
@@ -47,6 +85,7 @@ class BenchChannel(channels.Channel):
         if event == "go" and isinstance(payload, dict):
             m = int(payload.get("m", 1))
             size = int(payload.get("size", 100))
+            _PROFILER.on_go(m)
             for k in range(m):
                 socket.broadcast("m", make_payload(k, size))
                 await trio.lowlevel.checkpoint()
