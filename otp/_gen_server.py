@@ -554,7 +554,10 @@ class _Loop:
                     _validate(f"{name}.handle_cast", res, _INFO_RETURNS)
                     if type(res) is Stop:
                         await self._stop(res)
-                elif t is Exit and (msg.pid is self.parent or msg.pid is me.pid) and me.trap_exit:
+                elif t is Exit and me.trap_exit and (
+                    msg.pid is self.parent
+                    or (msg.pid is me.node.pid and (self.parent is None or me.node.process(self.parent) is None))
+                ):
                     # The parent (supervisor), or the node for a top-level server, asked
                     # us to stop: terminate, then exit. The exit comes from the signal, like
                     # a non-trapping process killed by it: not a crash of ours to report

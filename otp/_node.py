@@ -470,6 +470,9 @@ class Node:
         self._closing = False
         self._closed = False
         self.tables: dict[Hashable, Any] = {}
+        #: The pseudo-pid that signals sent by the node itself (or by plain Trio code) come from.
+        self.pid = Pid(node_id, 0)
+        self._cancelled_timers = 0
         self._pending_calls: set[Ref] = set()
         self.crash_count = 0
         self.started_wall = time.time()
@@ -485,19 +488,18 @@ class Node:
         *args: Any,
         name: str | None = None,
         link: bool = False,
-        monitor: bool = False,
         trap_exit: bool = False,
         behaviour: str | None = None,
         parent: Pid | None = None,
     ) -> Pid:
         """Start ``fn(*args)`` as a new process and return its pid at once.
 
-        ``link``/``monitor`` act on behalf of the *current* process, atomically with the
-        spawn (there is no window in which the child could exit unobserved).
+        ``link`` acts on behalf of the *current* process, atomically with the spawn (there
+        is no window in which the child could exit unobserved).
         """
         me = _current.get()
-        if (link or monitor) and me is None:
-            raise NotInProcessError("spawn_link/spawn_monitor must be called from a process")
+        if link and me is None:
+            raise NotInProcessError("spawn_link must be called from a process")
         if self._closing:
             raise RuntimeError(f"{self!r} is shutting down; cannot spawn")
         pid = Pid(self.node_id, next(self._next_id))
@@ -655,10 +657,16 @@ class Node:
         proc.deliver(msg)
 
     def exit(self, pid: Pid, reason: ExitReason, *, sender: Pid | None = None) -> None:
-        """Send the exit signal ``reason`` to ``pid`` (Erlang's ``exit/2``)."""
+        """Send the exit signal ``reason`` to ``pid`` (Erlang's ``exit/2``).
+
+        Without a ``sender`` (plain Trio code, the node itself) the signal comes from the
+        node's own pseudo-pid ``node.pid`` (``<0.0.0>``).
+        """
         proc = self.process(pid)
         if proc is None:
             return
+        if sender is None:
+            sender = self.pid
         if reason is KILL or (type(reason) is str and reason == "kill"):
             proc.kill(KILLED)
             return
@@ -689,6 +697,12 @@ class Node:
         if timer.fired or timer.cancelled:
             return None
         timer.cancelled = True
+        self._cancelled_timers += 1
+        if self._cancelled_timers > 64 and self._cancelled_timers * 2 > len(self._timers):
+            # Cancelled timers would otherwise stay in the heap until their deadline.
+            self._timers[:] = [t for t in self._timers if not t.cancelled]
+            heapq.heapify(self._timers)
+            self._cancelled_timers = 0
         return max(0.0, timer.deadline - trio.current_time())
 
     async def _timer_loop(self) -> None:
@@ -698,6 +712,7 @@ class Node:
             while timers and timers[0].deadline <= now:
                 timer = heapq.heappop(timers)
                 if timer.cancelled:
+                    self._cancelled_timers -= 1
                     continue
                 timer.fired = True
                 proc = self.resolve(timer.dest)
@@ -736,7 +751,8 @@ class Node:
             return
         done = trio.Event()
         proc.add_exit_hook(lambda _p, _r: done.set())
-        self.exit(proc.pid, SHUTDOWN)
+        parent = proc.parent if proc.parent is not None and self.process(proc.parent) is not None else None
+        self.exit(proc.pid, SHUTDOWN, sender=parent)
         with trio.move_on_after(NODE_SHUTDOWN_TIMEOUT):
             await done.wait()
             return
@@ -785,23 +801,44 @@ async def open_node(*, name: str = "nonode") -> AsyncIterator[Node]:
     ``shutdown`` to the top-level processes in reverse start order (supervisors stop
     their children in turn), waits for them, and then returns.
     """
-    async with trio.open_nursery() as nursery:
-        node = Node(nursery, node_id=0, name=name)
-        token = _current_node.set(node)
-        outer = _run_node.get()
-        if outer is None:
-            _run_node.set(node)
-        nursery.start_soon(node._timer_loop, name="otp-timers")
-        try:
-            yield node
-        finally:
-            with trio.CancelScope(shield=True):
-                await node._shutdown()
-            _current_node.reset(token)
-            node._closed = True
+    try:
+        async with trio.open_nursery() as nursery:
+            node = Node(nursery, node_id=0, name=name)
+            token = _current_node.set(node)
+            outer = _run_node.get()
             if outer is None:
-                _run_node.set(None)
-            nursery.cancel_scope.cancel()
+                _run_node.set(node)
+            nursery.start_soon(node._timer_loop, name="otp-timers")
+            try:
+                yield node
+            finally:
+                with trio.CancelScope(shield=True):
+                    await node._shutdown()
+                _current_node.reset(token)
+                node._closed = True
+                if outer is None:
+                    _run_node.set(None)
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The body's error comes out of the root nursery wrapped in a group; a user who
+        # wrote `raise KeyError` inside the node expects a KeyError (trio#2929's "black
+        # box rule"). Several errors stay grouped.
+        single = _single_error(group)
+        if single is None:
+            raise
+        raise single from None
+
+
+def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else None
 
 
 def run(main: Callable[..., Awaitable[T]], *args: Any, name: str = "nonode") -> T:

@@ -130,3 +130,28 @@ async def test_call_times_out_after_its_timeout_in_virtual_time(
         await otp.call("silent", "hello", timeout=42)
     assert trio.current_time() - start == pytest.approx(42)
     await otp.stop(pid)
+
+
+async def test_cancelled_timers_do_not_accumulate_in_the_timer_heap(node: otp.Node) -> None:
+    timers = [otp.send_after(60.0, "nobody", i) for i in range(1000)]
+    for t in timers:
+        otp.cancel_timer(t)
+    assert len(node._timers) < 200
+
+
+async def test_exit_from_plain_code_comes_from_the_node_pseudo_pid(node: otp.Node) -> None:
+    async def trapper() -> None:
+        otp.trap_exit(True)
+        await otp.receive(lambda m: False)
+
+    pid = otp.spawn(trapper)
+    await trio.testing.wait_all_tasks_blocked()
+    otp.exit(pid, "bye")
+    await trio.testing.wait_all_tasks_blocked()
+    info = otp.process_info(pid)
+    assert info is not None
+    assert info.statistics.message_queue_len == 1
+    proc = node.process(pid)
+    assert proc is not None
+    assert proc.mailbox[0] == otp.Exit(node.pid, "bye")
+    otp.exit(pid, otp.KILL)
