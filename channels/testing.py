@@ -298,24 +298,47 @@ async def connect(
         stream = await trio.open_tcp_stream(ep.host, ep.port)
         if receive_buffer is not None:
             stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVBUF, receive_buffer)
+
+        async def run(task_status: trio.TaskStatus[SocketClient] = trio.TASK_STATUS_IGNORED) -> None:
+            try:
+                # trio-websocket's reader task lives in this nursery: a rejected handshake
+                # raises there, and ends here instead of in the endpoint's nursery.
+                async with trio.open_nursery() as nursery:
+                    ws = await trio_websocket.wrap_client_stream(
+                        nursery, stream, ep.host, resource,
+                        subprotocols=offered or None,
+                        extra_headers=[(k.encode(), v.encode()) for k, v in extra],
+                        message_queue_size=1,
+                        max_message_size=max_message_size,
+                    )
+                    client = SocketClient(ws, stream, serializer)
+                    task_status.started(client)
+                    await client._read_loop()
+                    nursery.cancel_scope.cancel()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await stream.aclose()
+
         try:
-            ws = await trio_websocket.wrap_client_stream(
-                ep.nursery, stream, ep.host, resource,
-                subprotocols=offered or None,
-                extra_headers=[(k.encode(), v.encode()) for k, v in extra],
-                message_queue_size=1,
-                max_message_size=max_message_size,
-            )
-        except trio_websocket.ConnectionRejected as exc:
-            await stream.aclose()
-            raise ConnectRejected(exc.status_code, exc.headers or (), exc.body) from None
-        except BaseException:
-            await stream.aclose()
-            raise
-    client = SocketClient(ws, stream, serializer)
+            client: SocketClient = await ep.nursery.start(run)
+        except BaseException as exc:
+            rejected = _find_rejection(exc)
+            if rejected is None:
+                raise
+            raise ConnectRejected(rejected.status_code, rejected.headers or (), rejected.body) from None
     ep.clients.append(client)
-    ep.nursery.start_soon(client._read_loop)
     return client
+
+
+def _find_rejection(exc: BaseException) -> trio_websocket.ConnectionRejected | None:
+    if isinstance(exc, trio_websocket.ConnectionRejected):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for sub in exc.exceptions:
+            found = _find_rejection(sub)
+            if found is not None:
+                return found
+    return None
 
 
 def _describe(frames: Sequence[Received], limit: int = 20) -> str:
