@@ -290,7 +290,7 @@ class FanoutCase:
 
 def fanout_cases(quick: bool) -> list[FanoutCase]:
     if quick:
-        return [FanoutCase(1000, 5, 5, 4.0, 3.0, 6.0), FanoutCase(5000, 2, 3, 4.0, 3.0, 12.0)]
+        return [FanoutCase(1000, 5, 5, 4.0, 3.0, 6.0), FanoutCase(5000, 2, 3, 4.0, 3.0, 15.0)]
     return [FanoutCase(1000, 50, 20, 30.0, 20.0, 60.0),
             FanoutCase(5000, 20, 20, 60.0, 30.0, 120.0),
             FanoutCase(15_000, 10, 10, 90.0, 40.0, 240.0)]
