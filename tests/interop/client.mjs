@@ -14,6 +14,7 @@
 //                                       client reconnects and rejoins by itself
 //   binary      tests.interop.server    binary push; binary reply, push and broadcast back
 //   heartbeat   any server              [--beats N] heartbeats every 50 ms are all answered
+//   wait_close  tests.interop.server    joins, prints "ready", waits for the server to close it
 //   terminate_reasons  tests.interop.server  [--rounds N] clients close cleanly; the channels'
 //                                       terminate reasons are reported on test:observer
 
@@ -160,6 +161,17 @@ const scenarios = {
     for (let i = 1; i <= beats; i++) {
       await waitFor({ event: "heartbeat_reply", who }, { after: i === 1 ? 0 : mark() });
     }
+    socket.disconnect();
+  },
+
+  async wait_close() {
+    // Join, print "ready", then wait for the server to close the socket (e.g. drain: 1012).
+    const who = `wc-${unique}`;
+    const socket = connect(who);
+    const ch = watchChannel(socket.channel("test:wait_close", {}), who);
+    await join(ch, who);
+    emit("ready", { who });
+    await waitFor({ event: "close", who }, { timeoutMs: Number(options["close-timeout"] || 15000) });
     socket.disconnect();
   },
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -318,6 +320,51 @@ def test_every_heartbeat_is_answered_and_the_socket_stays_open(test_server: Serv
     assert {r["status"] for r in replies} == {"ok"}
     assert len(pick(events, event="open")) == 1
     assert not pick(events, event="close")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_server_shutdown_drains_the_socket_with_close_1012(start_server: Any, transport: str) -> None:
+    node = _node()
+    server: Server = start_server("tests.interop.server")
+    command = [node, str(HERE / "client.mjs"), "wait_close", server.socket_url, "--transport", transport]
+    client = subprocess.Popen(command, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert client.stdout is not None
+        for line in client.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    out: list[str] = []
+    try:
+        while not any('"event":"ready"' in line for line in out):
+            line = lines.get(timeout=NODE_TIMEOUT)
+            if line is None:
+                pytest.fail(f"the client ended before joining:\n{''.join(out)}\n--- server\n{server.output()}")
+            out.append(line)
+        server.proc.send_signal(signal.SIGTERM)
+        client.wait(timeout=NODE_TIMEOUT)
+        reader.join(timeout=10)
+        server_rc = server.proc.wait(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        for stream in (client.stdout, client.stderr):
+            if stream is not None:
+                stream.close()
+    while (line := lines.get_nowait()) is not None:
+        out.append(line)
+    events = [json.loads(line) for line in out]
+
+    assert events[-1]["event"] == "done", f"{out}\n--- server\n{server.output()}"
+    if transport == "websocket":
+        assert one(events, event="close")["code"] == 1012
+    assert server_rc == 0
+    assert "draining 1 channels" in server.output()
 
 
 def test_chat_new_msg_reaches_a_member_on_another_node_through_redis(start_server: Any) -> None:
