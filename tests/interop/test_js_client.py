@@ -422,7 +422,8 @@ def test_chat_page_says_how_to_install_the_client_when_phoenix_js_is_missing(sta
     assert "npm ci" in notice["text"]
     assert notice["status"] == "Phoenix client missing"
     assert notice["app_visible"] is False
-    assert [e["status"] for e in pick(events, event="http_error")] == [404]
+    assert [(e["url"].rsplit("/", 2)[-2:], e["status"]) for e in pick(events, event="http_error")] == [
+        (["js", "phoenix.js"], 404)]
     assert "the Phoenix JS client is not installed" in server.output()
 
 
