@@ -484,8 +484,12 @@ def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> 
 async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping[str, Any],
                          connect_info: Mapping[str, Any], transport: str, transport_pid: otp.Pid,
                          vsn: str | None) -> Socket | None:
-    """Negotiate the serializer and run the user's ``connect``/``id``; None means refuse."""
-    serializer = negotiate_serializer(vsn)
+    """Negotiate the serializer and run the user's ``connect``/``id``; None means refuse.
+
+    ``vsn`` comes from ``parse_vsn`` (which already turns a missing vsn into "1.0.0"): None
+    means it was not a plain string (``vsn[]=...``) and is refused, as in Phoenix.
+    """
+    serializer = negotiate_serializer(vsn) if vsn is not None else None
     if serializer is None:
         logger.warning("The client's requested transport version %r does not match server's "
                        "version requirements of ~> 1.0.0 or ~> 2.0.0", vsn)

@@ -50,10 +50,6 @@ async def test_unsupported_vsn_is_refused_with_403(
     assert any("does not match server's version requirements" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "§1.1: a non-string vsn (vsn[]=...) must make connect fail (403). _http.parse_vsn returns "
-    "None for it, but _endpoint passes that to negotiate_serializer, where None means 'vsn "
-    "absent' and selects V1, so the connection is accepted."))
 async def test_vsn_as_a_list_is_refused_with_403(ep: testing.RunningEndpoint) -> None:
     with pytest.raises(testing.ConnectRejected) as info:
         await testing.connect(ep, query="vsn[]=2.0.0")
