@@ -1,0 +1,73 @@
+"""A property of the socket protocol over a real socket: random joins, leaves, pushes and
+server-side stops on a few topics agree with a model of which topics are joined."""
+
+from __future__ import annotations
+
+import trio.testing
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import otp
+from channels import testing
+from channels.protocol import Message, Reply
+
+from ._app import make_endpoint
+
+TOPICS = ["room:a", "room:b", "room:c"]
+LIMIT = 2  # LimitedSocket.max_channels_per_transport
+
+ops = st.lists(st.tuples(st.sampled_from(["join", "leave", "echo", "stop"]), st.sampled_from(TOPICS)),
+               max_size=25)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops)
+async def test_random_join_leave_push_sequences_match_the_model(sequence: list[tuple[str, str]]) -> None:
+    async with otp.open_node() as node:
+        async with testing.open_endpoint(make_endpoint()) as ep:
+            client = await testing.connect(ep, "/limited")
+            joined: dict[str, str] = {}  # topic -> join_ref
+            for i, (op, topic) in enumerate(sequence):
+                payload = {"i": i}
+                if op == "join":
+                    ref = client.next_ref()
+                    await client.send(Message(topic, "phx_join", {}, ref, ref))
+                    if topic in joined:
+                        old = joined[topic]
+                        assert await client.receive() == Reply(topic, "ok", {}, ref, ref)
+                        assert await client.receive() == Message(topic, "phx_close", {}, old, old)
+                        joined[topic] = ref
+                    elif len(joined) >= LIMIT:
+                        assert await client.receive() == Reply(
+                            topic, "error", {"reason": "too many channels joined"}, ref, ref)
+                    else:
+                        assert await client.receive() == Reply(topic, "ok", {}, ref, ref)
+                        joined[topic] = ref
+                elif op == "leave":
+                    jr = joined.get(topic)
+                    ref = await client.push(topic, "phx_leave", {}, join_ref=jr)
+                    assert await client.receive() == Reply(topic, "ok", {}, ref, jr)
+                    if topic in joined:
+                        assert await client.receive() == Message(topic, "phx_close", {}, jr, jr)
+                        del joined[topic]
+                elif op == "echo":
+                    jr = joined.get(topic)
+                    ref = await client.push(topic, "echo", payload, join_ref=jr)
+                    if jr is not None:
+                        assert await client.receive() == Reply(topic, "ok", payload, ref, jr)
+                    else:
+                        assert await client.receive() == Reply(
+                            topic, "error", {"reason": "unmatched topic"}, ref, None)
+                else:  # a graceful stop decided by the server
+                    jr = joined.pop(topic, None)
+                    ref = await client.push(topic, "stop", {}, join_ref=jr)
+                    if jr is not None:
+                        assert await client.receive() == Message(topic, "phx_close", {}, jr, jr)
+                    else:
+                        assert await client.receive() == Reply(
+                            topic, "error", {"reason": "unmatched topic"}, ref, None)
+            await client.refute_any()
+            assert ep.channel_topics() == sorted(joined)
+            for topic in TOPICS:
+                assert len(ep.subscribers(topic)) == (topic in joined)
+        await trio.testing.wait_all_tasks_blocked()
+        assert node.processes() == []
