@@ -71,6 +71,14 @@ class _Closed:
     code: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _IdleCheck:
+    pass
+
+
+_IDLE_CHECK = _IdleCheck()
+
+
 async def run_transport(transport: Transport, state: Any, stream: trio.SocketStream, replay: bytes, *,
                         subprotocol: str | None, max_frame_size: int, max_outbox_bytes: int,
                         timeout: float) -> None:
@@ -93,14 +101,16 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
                                    lambda code: me.deliver(_Closed(code)), max_message_size=max_frame_size))
         last_in = trio.current_time()
         client_closed = False
+        otp.send_after(timeout, me.pid, _IDLE_CHECK)  # one timer, re-armed lazily (see _websocket)
         try:
             while True:
-                try:
-                    msg = await me.receive(None, max(0.0, last_in + timeout - trio.current_time()))
-                except otp.ReceiveTimeout:
-                    if trio.current_time() - last_in >= timeout:
+                msg = await me.receive()
+                if type(msg) is _IdleCheck:
+                    idle = trio.current_time() - last_in
+                    if idle >= timeout:
                         reason = otp.Shutdown("idle_timeout")
                         break
+                    otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
                     continue
                 if type(msg) is _Closed:
                     client_closed = True

@@ -62,6 +62,14 @@ class _Closed:
 
 
 @dataclass(frozen=True, slots=True)
+class _IdleCheck:
+    pass
+
+
+_IDLE_CHECK = _IdleCheck()
+
+
+@dataclass(frozen=True, slots=True)
 class _Overflow:
     reason: str
 
@@ -135,18 +143,21 @@ async def run_websocket(
         ))
         last_in = trio.current_time()
         timeout = options.timeout
+        # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
+        # cancel scope around every receive: cheaper per message and per idle connection.
+        otp.send_after(timeout, me.pid, _IDLE_CHECK)
         try:
             while io.close_code is None:
-                remaining = last_in + timeout - trio.current_time()
-                try:
-                    msg = await me.receive(None, max(remaining, 0.0))
-                except otp.ReceiveTimeout:
-                    if trio.current_time() - last_in >= timeout:
+                msg = await me.receive()
+                t = type(msg)
+                if t is _IdleCheck:
+                    idle = trio.current_time() - last_in
+                    if idle >= timeout:
                         logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
                         io.close(1000, otp.Shutdown("idle_timeout"))
-                    continue
-                t = type(msg)
-                if t is _In:
+                    else:
+                        otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
+                elif t is _In:
                     last_in = trio.current_time()
                     data = msg.data
                     try:

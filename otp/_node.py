@@ -265,20 +265,18 @@ class Process:
                 start = n
             if deadline != math.inf and trio.current_time() >= deadline:
                 raise ReceiveTimeout(f"no matching message within {timeout} s")
-            await self._park(deadline)
+            # Park until ``deliver`` reschedules us (inlined: one coroutine frame less
+            # per parked process, which is most of them).
+            self._waiting = trio.lowlevel.current_task()
+            if deadline == math.inf:
+                await trio.lowlevel.wait_task_rescheduled(self._abort)
+            else:
+                with trio.move_on_at(deadline):
+                    await trio.lowlevel.wait_task_rescheduled(self._abort)
 
-    async def _park(self, deadline: float) -> None:
-        self._waiting = trio.lowlevel.current_task()
-
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            self._waiting = None
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        if deadline == math.inf:
-            await trio.lowlevel.wait_task_rescheduled(abort)
-        else:
-            with trio.move_on_at(deadline):
-                await trio.lowlevel.wait_task_rescheduled(abort)
+    def _abort(self, _: Any) -> trio.lowlevel.Abort:
+        self._waiting = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def drop(self, match: Callable[[Any], bool]) -> int:
         """Remove every queued message matching ``match``; return how many."""
