@@ -99,7 +99,9 @@ class RedisAdapter:
     undeliverable: int = 0
     received: int = 0
     last_error: str | None = None
+    startup_timeout: float = 5.0
     publisher: RedisPublisher = field(init=False)
+    _ready: trio.Event = field(init=False, default_factory=trio.Event)
 
     def __post_init__(self) -> None:
         parse_redis_url(self.url)  # fail early on a bad URL
@@ -156,11 +158,24 @@ class RedisAdapter:
     # -- supervised process ------------------------------------------------------------------
 
     def child_spec(self, pubsub: str) -> otp.ChildSpec:
-        """The adapter process for the PubSub named ``pubsub`` (pass as ``adapter_spec``)."""
+        """The adapter process for the PubSub named ``pubsub`` (pass as ``adapter_spec``).
+
+        Its start waits (up to ``startup_timeout``) until both connections are up, so that
+        an endpoint that says it is listening also receives other nodes' broadcasts. If
+        Redis is not reachable by then, the node starts anyway (local delivery works) and
+        the adapter keeps reconnecting.
+        """
         self.pubsub = pubsub
 
-        def start() -> otp.Pid:
-            return otp.spawn_link(self._main, name=f"{pubsub}.Adapter")
+        async def start() -> otp.Pid:
+            self._ready = trio.Event()
+            pid = otp.spawn_link(self._main, name=f"{pubsub}.Adapter")
+            with trio.move_on_after(self.startup_timeout):
+                await self._ready.wait()
+            if not self._ready.is_set():
+                logger.warning("Redis at %s is not reachable yet; %s starts without its cluster "
+                               "(local delivery works; the adapter keeps reconnecting)", self.url, pubsub)
+            return pid
 
         return otp.ChildSpec(id="adapter", start=start, behaviour="PubSub.RedisAdapter")
 
@@ -186,6 +201,7 @@ class RedisAdapter:
             try:
                 async with await open_redis_connection(self.url) as conn:
                     self.connected_publisher = True
+                    self._check_ready()
                     if attempt:
                         logger.info("Redis publisher for %s reconnected to %s", self.pubsub, self.url)
                     attempt = 0
@@ -205,6 +221,7 @@ class RedisAdapter:
                 sub = await open_redis_subscriber(self.url, channels=[self.channel])
                 try:
                     self.connected_subscriber = True
+                    self._check_ready()
                     if attempt:
                         logger.info("Redis subscriber for %s reconnected to %s", me_pubsub, self.url)
                     attempt = 0
@@ -219,6 +236,10 @@ class RedisAdapter:
             attempt += 1
             self.reconnects += 1
             await self._backoff(attempt)
+
+    def _check_ready(self) -> None:
+        if self.connected_publisher and self.connected_subscriber:
+            self._ready.set()
 
     def _down(self, which: str, exc: BaseException, attempt: int) -> None:
         self.last_error = f"{which}: {exc}"
