@@ -513,6 +513,13 @@ def iter_tree(snap: dict[str, Any]) -> Iterator[dict[str, Any]]:
 # -- serving an endpoint with its control interface ------------------------------------------------
 
 
+class _NoTracebacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
           out: Any = None) -> int:
     """Run ``endpoint`` (and its control interface) in a fresh node until SIGINT/SIGTERM.
@@ -530,7 +537,15 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
         nonlocal status
         node = otp.current_node()
         say(f"starting {endpoint.name} on node {node.name} (os pid {os.getpid()}) ...")
-        pid = await endpoint.start_link()
+        # A start failure (port in use...) is reported once, by the caller, without the
+        # crash reports' stack traces; crashes after the start keep theirs.
+        quiet = _NoTracebacks()
+        crash_log = logging.getLogger("otp.crash")
+        crash_log.addFilter(quiet)
+        try:
+            pid = await endpoint.start_link()
+        finally:
+            crash_log.removeFilter(quiet)
         gone = trio.Event()
         proc = node.process(pid)
         assert proc is not None
