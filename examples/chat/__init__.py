@@ -14,10 +14,16 @@ The broadcast reaches every member of the room, the sender included; the sender 
 gets an ``ok`` reply (or ``error`` with a ``reason`` for an invalid message). Several
 servers started with the same ``--redis-url`` form one chat: a message reaches the
 room's members on every node.
+
+Who is online: each member is tracked with ``channels.Presence`` under their user name;
+a joining client gets ``presence_state`` and everyone gets ``presence_diff`` as members
+come and go (on every node of the cluster), which the page shows with the JS client's
+``Presence``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +31,11 @@ from typing import Any
 import channels
 import otp
 
-__all__ = ["MAX_BODY", "MAX_ROOM", "MAX_USER", "PHOENIX_JS", "STATIC_DIR", "ChatSocket", "Endpoint",
+__all__ = ["MAX_BODY", "MAX_ROOM", "MAX_USER", "PHOENIX_JS", "PRESENCE", "STATIC_DIR", "ChatSocket", "Endpoint",
            "RoomChannel", "make_endpoint"]
+
+#: Who is online in each room (replicated across the nodes of a cluster).
+PRESENCE = channels.Presence("Chat.Presence", pubsub_server="Chat.Endpoint.PubSub")
 
 #: The page, its script and stylesheet.
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -48,7 +57,15 @@ class RoomChannel(channels.Channel):
         name = topic.removeprefix("room:")
         if not name or len(name) > MAX_ROOM or not name.isprintable():
             return channels.Error({"reason": f"a room name is 1 to {MAX_ROOM} printable characters"})
+        otp.send(otp.self(), "after_join")
         return channels.Ok(socket)
+
+    async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any]:
+        if msg == "after_join":
+            socket.push("presence_state", PRESENCE.list(socket))
+            await PRESENCE.track(socket, socket.assigns["user"], {"online_at": int(time.time())})
+            return channels.NoReply(socket)
+        return await super().handle_info(msg, socket)  # type: ignore[return-value]
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any]:
@@ -90,11 +107,12 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         name="Chat.Endpoint",
         host=host,
         port=port,
-        sockets=[channels.SocketMount("/socket", ChatSocket)],
+        sockets=[channels.SocketMount("/socket", ChatSocket, longpoll=True)],
         static_dir=STATIC_DIR,
         static_files={"/js/phoenix.js": js},
         check_origin=False,
         redis_url=redis_url,
+        extra_children=[PRESENCE.child_spec()],
     )
 
 

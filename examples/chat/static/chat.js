@@ -74,6 +74,16 @@
     channel = ch;
     $("room-title").textContent = "Room " + room;
     ch.on("new_msg", (payload) => addLine(payload.user || "?", String(payload.body)));
+    const presence = new window.Phoenix.Presence(ch);
+    presence.onSync(() => {
+      const names = presence.list((user, { metas }) => user + (metas.length > 1 ? " (" + metas.length + ")" : ""));
+      const list = $("online");
+      list.replaceChildren(...names.sort().map((name) => {
+        const li = document.createElement("li");
+        li.textContent = name;
+        return li;
+      }));
+    });
     ch.onError(() => { if (channel === ch) { setCanSend(false); setStatus("room error, rejoining…", "warn"); } });
     ch.join()
       .receive("ok", () => {
