@@ -223,13 +223,20 @@ class RunningEndpoint:
 async def open_endpoint(endpoint: Endpoint, *, port: int | None = 0) -> AsyncIterator[RunningEndpoint]:
     """Start ``endpoint`` for the block's duration; stop it (and its clients) at the end.
 
-    Must run inside an otp node (the ``node`` test fixture, or ``otp.open_node()``).
+    Runs in the current otp node (the ``node`` test fixture, or ``otp.open_node()``); if
+    there is none, a node is opened for the block's duration.
 
     Args:
         endpoint: The endpoint to start; its name must be unique in the node.
         port: The port to listen on; 0 (the default) picks a free one. ``None`` keeps the
             endpoint's configured port.
     """
+    try:
+        otp.current_node()
+    except RuntimeError:
+        async with otp.open_node(), open_endpoint(endpoint, port=port) as running:
+            yield running
+        return
     if port is not None:
         endpoint.requested_port = port
     await endpoint.start_link()
