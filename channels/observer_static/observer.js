@@ -252,7 +252,7 @@
     row(table, "monitored_by", pidLinks(p.monitored_by));
     row(table, "children", pidLinks(p.children));
     for (const [k, v] of Object.entries(p.statistics || {})) row(table, k, v);
-    const title = el("h2", null, p.name ? `${p.pid} ${p.name}` : p.pid);
+    const title = el("h2", null, `${p.pid} ${p.name || p.behaviour}`);
     const state = el("pre", "state", JSON.stringify(p.summary, null, 2));
     d.replaceChildren(title, table, el("h2", null, "state"), state);
     d.dataset.pid = p.pid;

@@ -64,7 +64,8 @@ def test_ps_of_a_process_that_does_not_exist_points_to_tree(runtime_dir: Path) -
 
 def test_demo_with_an_unknown_name_lists_the_demos(runtime_dir: Path) -> None:
     result = run_cli(runtime_dir, "demo", "one_for_none")
-    assert result.returncode == 2 and "no demo named 'one_for_none'" in result.stderr
+    assert result.returncode == 2
+    assert "no demo named 'one_for_none'" in result.stderr
     for name in ("one_for_one", "one_for_all", "rest_for_one", "escalation"):
         assert name in result.stdout
 
@@ -82,4 +83,5 @@ def test_a_stale_control_socket_of_a_dead_node_is_ignored_and_removed(runtime_di
     stale.touch()
     stale.with_suffix(".cookie").touch()
     _assert_clean_error(run_cli(runtime_dir, "tree"), 1, "no running node")
-    assert not stale.exists() and not stale.with_suffix(".cookie").exists()
+    assert not stale.exists()
+    assert not stale.with_suffix(".cookie").exists()

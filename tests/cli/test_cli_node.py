@@ -25,10 +25,12 @@ async def test_tree_shows_listener_acceptors_connection_pool_and_channel_topics(
                          f"{EP}.UserSocket.Pool", f"{EP}.UserSocket.Pool.0", f"{EP}.PubSub", "Control"):
                 assert f"  {name}  " in out, f"{name} missing from:\n{out}"
             conn = [line for line in out.splitlines() if "  Connection  " in line]
-            assert len(conn) == 1 and "transport=websocket" in conn[0] and "topics=[ping, wild:1:2]" in conn[0]
+            assert len(conn) == 1
+            assert "transport=websocket" in conn[0]
+            assert "topics=[ping, wild:1:2]" in conn[0]
             assert any("PingChannel" in line and "topic=ping" in line for line in out.splitlines())
             assert any("WildChannel" in line and "topic=wild:1:2" in line for line in out.splitlines())
-            assert all(f" restarts=" in line for line in out.splitlines() if "Channel  " in line)
+            assert all(" restarts=" in line for line in out.splitlines() if "Channel  " in line)
 
             raw = await cli(runtime_dir, "tree", "--json")
             assert raw.returncode == 0, raw.stderr
@@ -73,7 +75,8 @@ async def test_killing_a_channel_server_through_the_runtime_changes_the_tree(run
             assert (await c.join("ping"))["status"] == "ok"
             again = json.loads((await cli(runtime_dir, "tree", "--json")).stdout)
             pings = [d for d in walk(again["tree"]) if d["behaviour"] == "PingChannel"]
-            assert len(pings) == 1 and pings[0]["pid"] != ping["pid"]
+            assert len(pings) == 1
+            assert pings[0]["pid"] != ping["pid"]
 
 
 async def test_ps_shows_links_monitors_statistics_and_state(runtime_dir: Path) -> None:
@@ -95,7 +98,8 @@ async def test_ps_shows_links_monitors_statistics_and_state(runtime_dir: Path) -
 
             by_pid_bare = await cli(runtime_dir, "ps", wild["pid"].strip("<>"), "--json")
             info = json.loads(by_pid_bare.stdout)
-            assert info["pid"] == wild["pid"] and info["monitors"] == [wild["summary"]["transport"]]
+            assert info["pid"] == wild["pid"]
+            assert info["monitors"] == [wild["summary"]["transport"]]
 
         named = await cli(runtime_dir, "ps", f"{EP}.Listener")
         assert named.returncode == 0, named.stderr
@@ -105,7 +109,8 @@ async def test_ps_shows_links_monitors_statistics_and_state(runtime_dir: Path) -
 
 async def test_control_files_are_private_and_removed_when_the_node_stops(runtime_dir: Path) -> None:
     with serve_node(runtime_dir) as node:
-        assert node.control is not None and node.control.parent == runtime_dir
+        assert node.control is not None
+        assert node.control.parent == runtime_dir
         assert stat.S_IMODE(node.control.stat().st_mode) == 0o600
         assert stat.S_ISSOCK(node.control.stat().st_mode)
         cookie = node.control.with_suffix(".cookie")
@@ -114,8 +119,10 @@ async def test_control_files_are_private_and_removed_when_the_node_stops(runtime
         listed = run_cli(runtime_dir, "nodes")
         assert str(node.control) in listed.stdout
     assert node.proc.returncode == 0, node.output()
-    assert "shutting down" in node.output() and "stopped." in node.output()
-    assert not node.control.exists() and not cookie.exists()
+    assert "shutting down" in node.output()
+    assert "stopped." in node.output()
+    assert not node.control.exists()
+    assert not cookie.exists()
     assert run_cli(runtime_dir, "tree").returncode == 1
 
 
@@ -128,8 +135,10 @@ async def test_tree_finds_the_node_by_name_pid_or_path_when_several_run(runtime_
         try:
             ambiguous = run_cli(runtime_dir, "tree")
             assert ambiguous.returncode == 1
-            assert "several nodes are running" in ambiguous.stderr and "--node" in ambiguous.stderr
-            assert str(node.control) in ambiguous.stderr and "Traceback" not in ambiguous.stderr
+            assert "several nodes are running" in ambiguous.stderr
+            assert "--node" in ambiguous.stderr
+            assert str(node.control) in ambiguous.stderr
+            assert "Traceback" not in ambiguous.stderr
             for address in (EP, str(node.proc.pid), str(node.control)):
                 picked = run_cli(runtime_dir, "tree", "--node", address)
                 assert picked.returncode == 0, picked.stderr

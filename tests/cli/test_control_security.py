@@ -91,7 +91,8 @@ def test_a_request_with_a_wrong_cookie_is_refused_and_the_connection_closed(runt
             s.connect(str(node.control))
             s.sendall(b'{"cookie": "guess", "cmd": "snapshot"}\n')
             answer = json.loads(s.makefile().readline())
-            assert answer["ok"] is False and "wrong cookie" in answer["error"]
+            assert answer["ok"] is False
+            assert "wrong cookie" in answer["error"]
             assert s.recv(100) == b""
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(10)
@@ -99,7 +100,8 @@ def test_a_request_with_a_wrong_cookie_is_refused_and_the_connection_closed(runt
             cookie = node.control.with_suffix(".cookie").read_text().strip()
             s.sendall(json.dumps({"cookie": cookie, "cmd": "hello"}).encode() + b"\n")
             answer = json.loads(s.makefile().readline())
-            assert answer["ok"] is True and answer["result"]["os_pid"] == node.proc.pid
+            assert answer["ok"] is True
+            assert answer["result"]["os_pid"] == node.proc.pid
 
 
 def test_the_runtime_directory_must_be_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

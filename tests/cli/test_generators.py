@@ -23,7 +23,8 @@ def test_new_channel_writes_a_channel_and_a_test_that_passes(runtime_dir: Path, 
     result = run_cli(runtime_dir, "new", "channel", "Room", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["room_channel.py", "test_room_channel.py"]
-    assert "* creating" in result.stdout and '("room:*", RoomChannel)' in result.stdout
+    assert "* creating" in result.stdout
+    assert '("room:*", RoomChannel)' in result.stdout
     source = (tmp_path / "room_channel.py").read_text()
     assert "class RoomChannel(channels.Channel):" in source
     ran = _pytest(tmp_path)
