@@ -388,6 +388,26 @@ def test_chat_new_msg_reaches_a_member_on_another_node_through_redis(start_serve
         assert got == [{"body": "hello bob", "user": "alice"}, {"body": "hi alice", "user": "bob"}], who
 
 
+def test_js_presence_on_one_node_sees_a_presence_tracked_on_another_node(start_server: Any) -> None:
+    _node()
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (`.ci/setup --with-services` or `apt-get install redis-server`)")
+    from tests.support.redis_server import start_redis_server
+
+    with start_redis_server() as redis:
+        node_a: Server = start_server("examples.chat", "--redis-url", redis.url)
+        node_b: Server = start_server("examples.chat", "--redis-url", redis.url)
+        try:
+            events = run_node("presence_client.mjs", node_a.socket_url, "--url2", node_b.socket_url,
+                              "--timeout", "30000", server=node_a)
+        finally:
+            node_a.stop()
+            node_b.stop()
+    syncs = [e["users"] for e in pick(events, event="sync", who="watcher")]
+    assert ["ann", "watcher"] in syncs
+    assert syncs[-1] == ["watcher"]
+
+
 # -- headless Chromium -------------------------------------------------------------------------------
 
 
