@@ -210,7 +210,7 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
     limit = 64 * 1024
     endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=limit))
     async with testing.open_endpoint(endpoint) as ep:
-        slow = await testing.connect(ep, params={"user": "slow"}, receive_buffer=4096)
+        slow = await testing.connect(ep, params={"user": "slow"})
         fast = await testing.connect(ep, params={"user": "fast"})
         for client in (slow, fast):
             assert await client.join("room:1") == ("ok", {})
