@@ -130,12 +130,13 @@ def _client(args: argparse.Namespace) -> ControlClient:
 def _cmd_tree(args: argparse.Namespace) -> int:
     import otp
 
+    limit = args.max_children if args.max_children is not None or args.json else 50
     with _client(args) as client:
-        snap = client.request("snapshot", max_children=args.max_children)
+        snap = client.request("snapshot", max_children=limit)
     if args.json:
         print(json.dumps(snap, indent=2))
     else:
-        print(otp.format_tree(snap, max_children=args.max_children or 50))
+        print(otp.format_tree(snap, max_children=limit or 50))
     return 0
 
 
@@ -489,7 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tree", help="print the live process tree of a running node")
     p.add_argument("--node", metavar="ADDRESS", default=None, help=node_help)
     p.add_argument("--json", action="store_true", help="print the snapshot as JSON")
-    p.add_argument("--max-children", type=int, default=None, help="list at most N children per process")
+    p.add_argument("--max-children", type=int, default=None,
+                   help="list at most N children per process (default: 50 in the text view, all in --json)")
     p.set_defaults(fn=_cmd_tree)
 
     p = sub.add_parser("ps", help="show one process in detail")

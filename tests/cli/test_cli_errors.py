@@ -85,3 +85,21 @@ def test_a_stale_control_socket_of_a_dead_node_is_ignored_and_removed(runtime_di
     _assert_clean_error(run_cli(runtime_dir, "tree"), 1, "no running node")
     assert not stale.exists()
     assert not stale.with_suffix(".cookie").exists()
+
+
+def test_the_console_script_and_python_m_are_the_same_program(runtime_dir: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("otp-channels")
+    if not script.exists():
+        found = shutil.which("otp-channels")
+        assert found is not None, "the otp-channels console script is not installed (pip install -e .)"
+        script = Path(found)
+    via_script = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    via_module = run_cli(runtime_dir, "--help")
+    assert via_script.returncode == via_module.returncode == 0
+    assert via_script.stdout == via_module.stdout
+    for command in ("serve", "tree", "ps", "kill", "nodes", "demo", "new"):
+        assert f"    {command} " in via_script.stdout
