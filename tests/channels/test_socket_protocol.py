@@ -367,3 +367,22 @@ async def test_endpoint_broadcast_from_outside_a_channel(ep: testing.RunningEndp
     ep.broadcast("room:nobody", "news", {})  # no subscribers: nothing happens
     await a.refute_any()
     await b.refute_any()
+
+
+async def test_one_broadcast_reaches_v1_and_v2_subscribers_each_in_their_format(
+        ep: testing.RunningEndpoint) -> None:
+    v1 = await testing.connect(ep, vsn="1.0.0")
+    v2 = await testing.connect(ep, vsn="2.0.0")
+    for client in (v1, v2):
+        assert await client.join("room:1") == ("ok", {})
+    ep.broadcast("room:1", "news", {"n": 1})
+    assert await v1.receive_frame() == b'{"event":"news","payload":{"n":1},"ref":null,"topic":"room:1"}'.decode()
+    assert await v2.receive_frame() == '[null,null,"room:1","news",{"n":1}]'
+
+
+async def test_refused_and_crashed_joins_take_no_channel_slot(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep, "/limited")
+    assert (await client.join("room:1", {"refuse": {}}))[0] == "error"
+    assert (await client.join("room:2", {"crash": True}))[0] == "error"
+    assert await client.join("room:3") == ("ok", {})
+    assert await client.join("room:4") == ("ok", {})
