@@ -7,8 +7,9 @@
   ``ObserverChannel``.
 
 The channel polls ``otp.snapshot()`` every ``interval`` seconds (``otp.send_after`` to
-itself) and pushes ``"tree"`` with the process tree whenever it changed (statistics that
-change on every poll, like uptime, are left out of the comparison and of the push). The
+itself; less often when a snapshot is slow, so that it stays under a tenth of a core) and
+pushes ``"tree"`` with the process tree whenever it changed (statistics that change on
+every poll, like uptime, are left out of the comparison and of the push). The
 client asks for one process's details with the ``"info"`` event (``{"target": pid}``),
 answered by a reply. It is read-only: it cannot kill or send to processes.
 
@@ -18,6 +19,7 @@ browser cannot read the tree through the user's browser.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,11 +96,15 @@ class ObserverChannel(Channel):
         if type(msg) is _Tick:
             interval = float(socket.assigns.get("interval", 0.5))
             limit = int(socket.assigns.get("max_children", 200))
+            started = time.perf_counter()
             view = tree_view(otp.snapshot(max_children=limit))
             if view != socket.assigns.get("last"):
                 socket.push("tree", view)
                 socket = socket.assign(last=view)
-            otp.send_after(interval, otp.self(), _Tick())
+            # On a big node a snapshot takes a while: poll less often, so that the
+            # observer never takes more than a tenth of a core.
+            spent = time.perf_counter() - started
+            otp.send_after(max(interval, 10 * spent), otp.self(), _Tick())
         return otp.NoReply(socket)
 
     async def handle_in(self, event: str, payload: Any, socket: Any) -> otp.Reply[Any] | otp.NoReply[Any]:

@@ -156,7 +156,7 @@ def _cmd_ps(args: argparse.Namespace) -> int:
 
 def format_process(info: dict[str, Any]) -> str:
     """The ``ps`` view of one process (an ``info`` result)."""
-    lines = [f"{info['pid']}  {info.get('name') or ''}".rstrip()]
+    lines = [f"{info['pid']}  {info.get('name') or info['behaviour']}"]
     rows = [
         ("behaviour", info["behaviour"]),
         ("status", info["status"]),
@@ -175,7 +175,7 @@ def format_process(info: dict[str, Any]) -> str:
     summary = info.get("summary")
     if isinstance(summary, dict):
         for key, value in summary.items():
-            text = json.dumps(value) if isinstance(value, dict | list) else str(value)
+            text = json.dumps(value) if isinstance(value, dict | list | bool) or value is None else str(value)
             if len(text) > 200:
                 text = text[:197] + "..."
             lines.append(f"  {key + ':':<14}{text}")

@@ -89,11 +89,12 @@ async def test_ps_shows_links_monitors_statistics_and_state(runtime_dir: Path) -
             shown = await cli(runtime_dir, "ps", wild["pid"])
             assert shown.returncode == 0, shown.stderr
             out = shown.stdout
-            assert out.splitlines()[0] == wild["pid"]
+            assert out.splitlines()[0] == f"{wild['pid']}  WildChannel"
             for heading in ("behaviour:", "status:", "parent:", "links:", "monitors:", "monitored_by:",
                             "statistics:", "message_queue_len:", "messages_received:", "state:"):
                 assert heading in out, f"{heading} missing from:\n{out}"
             assert "topic:        wild:2:4" in out
+            assert "joined:       true" in out
             assert wild["summary"]["transport"] in out  # it monitors its transport
 
             by_pid_bare = await cli(runtime_dir, "ps", wild["pid"].strip("<>"), "--json")
