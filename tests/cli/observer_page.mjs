@@ -1,12 +1,13 @@
 // Drives the observer page (/_observer/) in headless Chromium through playwright-core.
 //
-//   node observer_page.mjs <page url> <pid to click> <pid that will be killed>
+//   node observer_page.mjs <page url> <pid to click> <pid that will be killed> <supervised pid that will be killed>
 //        --chromium /usr/bin/chromium --screenshot out.png --modules DIR_WITH_node_modules
 //
 // Prints JSON lines: {"event": "tree", ...}, {"event": "details", ...}, then
-// {"event": "ready_for_kill"}; waits until the killed pid leaves the tree (the test kills it
-// through the control socket when it reads "ready_for_kill"), takes the screenshot and
-// prints {"event": "done"}. Uses the system (Debian) Chromium; never downloads a browser.
+// {"event": "ready_for_kill"}; waits until the killed pids leave the tree (the test kills them
+// through the control socket when it reads "ready_for_kill") and the supervised one is
+// replaced by a restarted process (a "restarts" badge), takes the screenshot and prints
+// {"event": "done"}. Uses the system (Debian) Chromium; never downloads a browser.
 
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -25,9 +26,10 @@ function parseArgs() {
 const emit = (event, data = {}) => console.log(JSON.stringify({ event, ...data }));
 
 const { positional, options } = parseArgs();
-const [pageUrl, clickPid, killPid] = positional;
-if (!pageUrl || !clickPid || !killPid || !options.chromium || !options.screenshot || !options.modules) {
-  console.error("usage: node observer_page.mjs <url> <click pid> <kill pid> --chromium PATH --screenshot PATH --modules DIR");
+const [pageUrl, clickPid, killPid, restartPid] = positional;
+if (!pageUrl || !clickPid || !killPid || !restartPid || !options.chromium || !options.screenshot || !options.modules) {
+  console.error("usage: node observer_page.mjs <url> <click pid> <kill pid> <restart pid> " +
+                "--chromium PATH --screenshot PATH --modules DIR");
   process.exit(2);
 }
 const require = createRequire(path.join(path.resolve(options.modules), "package.json"));
@@ -58,9 +60,13 @@ try {
 
   emit("ready_for_kill");
   await page.waitForSelector(`li.proc[data-pid="${killPid}"]`, { state: "detached" });
+  await page.waitForSelector(`li.proc[data-pid="${restartPid}"]`, { state: "detached" });
+  await page.waitForSelector("li.proc.fresh .badge.restarts");
+  const restarted = await page.$eval("li.proc.fresh .badge.restarts",
+    (badge) => badge.closest("li.proc").dataset.pid);
   await page.waitForSelector("#events li.exit");
   const events = await page.$$eval("#events li", (lis) => lis.map((li) => li.textContent));
-  emit("changed", { events });
+  emit("changed", { events, restarted });
   await page.screenshot({ path: options.screenshot, fullPage: true });
   emit("done");
 } finally {

@@ -3,7 +3,8 @@
 A node runs hello_sockets with ``--observer``; a client joins two topics; the page must
 draw the endpoint's tree (listener, acceptors, connection, pool, both channels with their
 topics), show a channel's details on click, and redraw when a channel server is killed
-through the control socket. The test takes a screenshot (``tests/artifacts/observer.png``).
+through the control socket (and show the restart of a supervised acceptor killed the same
+way). The test takes a screenshot (``tests/artifacts/observer.png``).
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ async def test_observer_page_draws_the_live_tree_and_follows_a_crash(runtime_dir
             snap = json.loads((await cli(runtime_dir, "tree", "--json")).stdout)
             ping = next(d for d in walk(snap["tree"]) if d["behaviour"] == "PingChannel")
             wild = next(d for d in walk(snap["tree"]) if d["behaviour"] == "WildChannel")
+            acceptors = next(d for d in walk(snap["tree"]) if d["name"] == "HelloSockets.Endpoint.Acceptors")
+            acceptor = acceptors["children"][-1]
 
             events: list[dict[str, Any]] = []
             stderr: list[bytes] = []
             async with trio.open_nursery() as nursery:
                 proc = await nursery.start(lambda task_status=trio.TASK_STATUS_IGNORED: trio.run_process(
                     [node_bin, str(Path(__file__).with_name("observer_page.mjs")),
-                     f"http://127.0.0.1:{node.port}/_observer/", wild["pid"], ping["pid"],
+                     f"http://127.0.0.1:{node.port}/_observer/", wild["pid"], ping["pid"], acceptor["pid"],
                      "--chromium", chromium, "--screenshot", str(shot), "--modules", str(INTEROP)],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, task_status=task_status))
 
@@ -79,8 +82,9 @@ async def test_observer_page_draws_the_live_tree_and_follows_a_crash(runtime_dir
                             event = json.loads(line)
                             events.append(event)
                             if event["event"] == "ready_for_kill":
-                                killed = await cli(runtime_dir, "kill", ping["pid"])
-                                assert killed.returncode == 0, killed.stderr
+                                for victim in (ping, acceptor):
+                                    killed = await cli(runtime_dir, "kill", victim["pid"])
+                                    assert killed.returncode == 0, killed.stderr
                     await proc.wait()
             assert proc.returncode == 0, (events, b"".join(stderr).decode())
 
@@ -97,7 +101,10 @@ async def test_observer_page_draws_the_live_tree_and_follows_a_crash(runtime_dir
     details = by_kind["details"]
     assert {"behaviour", "links", "monitors", "message_queue_len"} <= set(details["headings"])
     assert details["state"]["topic"] == "wild:1:2"
-    assert any("exited" in line and ping["pid"] in line for line in by_kind["changed"]["events"])
+    changed = by_kind["changed"]
+    assert any("exited" in line and ping["pid"] in line for line in changed["events"])
+    assert any("exited" in line and acceptor["pid"] in line for line in changed["events"])
+    assert any("started" in line and changed["restarted"] in line for line in changed["events"])
     assert "done" in by_kind
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
