@@ -532,6 +532,8 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
 
     say = out if out is not None else (lambda text: print(text, flush=True))
     status = 0
+    if control:
+        runtime_dir(create=True)  # a directory we cannot use is reported before anything starts
 
     async def main() -> None:
         nonlocal status
@@ -544,6 +546,7 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
         crash_log.addFilter(quiet)
         try:
             pid = await endpoint.start_link()
+            address = await start_control() if control else None
         finally:
             crash_log.removeFilter(quiet)
         gone = trio.Event()
@@ -562,8 +565,7 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
         observer = mounted_path(endpoint)
         if observer is not None:
             say(f"observer: http://{endpoint.host}:{endpoint.port}{observer}/")
-        if control:
-            address = await start_control()
+        if address is not None:
             say(f"control socket: {address.socket_path}  (try: otp-channels tree)")
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:

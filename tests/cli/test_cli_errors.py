@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from ._support import run_cli, serve_node
 
@@ -88,10 +95,6 @@ def test_a_stale_control_socket_of_a_dead_node_is_ignored_and_removed(runtime_di
 
 
 def test_the_console_script_and_python_m_are_the_same_program(runtime_dir: Path) -> None:
-    import shutil
-    import subprocess
-    import sys
-
     script = Path(sys.executable).with_name("otp-channels")
     if not script.exists():
         found = shutil.which("otp-channels")
@@ -103,3 +106,14 @@ def test_the_console_script_and_python_m_are_the_same_program(runtime_dir: Path)
     assert via_script.stdout == via_module.stdout
     for command in ("serve", "tree", "ps", "kill", "nodes", "demo", "new"):
         assert f"    {command} " in via_script.stdout
+
+
+def test_serve_with_a_runtime_directory_of_another_user_refuses_before_starting(tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root to make a directory owned by another user")
+    other = tmp_path / "rt"
+    other.mkdir(mode=0o700)
+    os.chown(other, pwd.getpwnam("nobody").pw_uid, -1)
+    result = run_cli(other, "serve", "examples.hello_sockets:Endpoint", "--port", "0")
+    _assert_clean_error(result, 2, f"the runtime directory {other} belongs to uid", "OTP_CHANNELS_RUNTIME_DIR")
+    assert "listening" not in result.stdout
