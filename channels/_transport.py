@@ -106,7 +106,7 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
             while True:
                 msg = await me.receive()
                 if type(msg) is _IdleCheck:
-                    idle = trio.current_time() - last_in
+                    idle = trio.current_time() - max(last_in, conn.last_in)
                     if idle >= timeout:
                         reason = otp.Shutdown("idle_timeout")
                         break

@@ -151,7 +151,8 @@ async def run_websocket(
                 msg = await me.receive()
                 t = type(msg)
                 if t is _IdleCheck:
-                    idle = trio.current_time() - last_in
+                    # Any frame from the client counts, pings included (as Cowboy's idle_timeout).
+                    idle = trio.current_time() - max(last_in, conn.last_in)
                     if idle >= timeout:
                         logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
                         io.close(1000, otp.Shutdown("idle_timeout"))

@@ -96,7 +96,7 @@ async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: Socke
 class WSConnection:
     """The established connection: ``run_reader`` delivers messages, ``close`` ends it."""
 
-    __slots__ = ("_proto", "_rest", "_stream", "close_code", "writer")
+    __slots__ = ("_proto", "_rest", "_stream", "close_code", "last_in", "writer")
 
     def __init__(self, stream: trio.abc.Stream, writer: SocketWriter, rest: bytes) -> None:
         self._stream = stream
@@ -104,6 +104,8 @@ class WSConnection:
         self._rest = rest
         self._proto: Connection | None = Connection(wsproto.ConnectionType.SERVER)
         self.close_code: int | None = None
+        #: When the client last sent anything (data, ping, pong): the idle timer's clock.
+        self.last_in = trio.current_time()
 
     async def run_reader(self, on_message: Callable[[str | bytes], None],
                          on_close: Callable[[int | None], None], *, max_message_size: int) -> None:
@@ -160,6 +162,7 @@ class WSConnection:
                     data = await self._stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return
+                self.last_in = trio.current_time()
                 if not data:
                     return
         finally:

@@ -36,12 +36,6 @@ async def test_idle_connection_is_closed_after_the_timeout(node: otp.Node, autoj
         assert events("terminate", "room:1") == [otp.Shutdown("idle_timeout")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "§2.5: the idle timer counts any data received from the client (Cowboy's idle_timeout, "
-    "Bandit's read timeout), WebSocket pings included; run_websocket resets it only on "
-    "complete data messages (_In), so a client that only pings is closed after `timeout`. "
-    "Fix: record the time of every receive_some in _wsconn.WebSocketConn.run_reader and use "
-    "it in the idle check."))
 async def test_websocket_pings_count_as_activity_for_the_idle_timeout(
         node: otp.Node, autojump_clock: trio.abc.Clock) -> None:
     endpoint = make_endpoint(websocket=channels.WebSocketOptions(timeout=60.0))
