@@ -382,6 +382,7 @@ async def _acceptor(endpoint: Endpoint, index: int) -> None:
     node = otp.current_node()
     me = otp.current_process()
     assert me is not None
+    me.behaviour = "Acceptor"
     socks = node.tables[("listen_sockets", endpoint.name)]
     listener = socks[index % len(socks)]
     rt: _Runtime = node.tables[("endpoint", endpoint.name)]
