@@ -175,10 +175,17 @@ class SocketSession:
             self.by_pid[pid] = joined
             self.by_mref[mref] = joined
             self._reply(reply_join_ref, msg.ref, topic, "ok", result.reply)
-            # Broadcasts that reached us before the reply was written: write them now, in
-            # order, then let the fastlane write straight to the socket.
-            for queued in _take(me, lambda m: type(m) is PushFrame and m.sub is sub):
-                self.io.write_frame(queued.frame)
+            if old is not None:
+                # Phoenix queues this phx_close before the new channel's first push.
+                self._push(topic, "phx_close", {}, old.join_ref, old.join_ref)
+                old = None
+            # What channels sent while we waited for the join -- broadcasts queued for the
+            # new channel (its fastlane is not ready yet) and any channel's pushes, closes
+            # and deaths -- is written now in mailbox order, so that a channel's pushes and
+            # broadcasts keep their order; then the fastlane writes straight to the socket.
+            for queued in _take(me, lambda m: type(m) is PushFrame or type(m) is SocketClose
+                                or (type(m) is otp.Down and m.ref in self.by_mref)):
+                self.handle_info(queued)
             sub.ready = True
         else:
             otp.demonitor(mref, flush=True)
