@@ -321,7 +321,8 @@ async def connect(
                     client = SocketClient(ws, stream, serializer)
                     task_status.started(client)
                     await client._read_loop()
-                    nursery.cancel_scope.cancel()
+                    # trio-websocket's reader task finishes the closing handshake and
+                    # ends when the server closes the TCP connection.
             finally:
                 with trio.CancelScope(shield=True):
                     await stream.aclose()
@@ -408,8 +409,6 @@ class SocketClient:
         finally:
             if self.closed is None:
                 self.closed = CloseInfo(None, "client stopped")
-            with trio.CancelScope(shield=True):
-                await self.stream.aclose()
             self._done.set()
             self._notify()
 

@@ -41,6 +41,8 @@ class RoomChannel(channels.Channel):
             return "not a join result"  # type: ignore[return-value]
         if payload.get("after_join"):
             otp.send(otp.self(), ("push", "after_join", {"hello": socket.topic}))
+        if payload.get("push_then_broadcast"):
+            otp.send(otp.self(), "push_then_broadcast")
         if payload.get("broadcast_after_join"):
             otp.send(otp.self(), ("broadcast", "joined", {"topic": socket.topic}))
         if payload.get("push_on_terminate"):
@@ -106,6 +108,11 @@ class RoomChannel(channels.Channel):
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any] | otp.Stop[Any]:
         if msg == "stop":
             return channels.Stop(otp.SHUTDOWN, socket)
+        if msg == "push_then_broadcast":
+            socket.push("first", {})
+            socket.broadcast("second", {})
+            socket.push("third", {})
+            return channels.NoReply(socket)
         if isinstance(msg, tuple) and msg[0] == "broadcast":
             socket.broadcast(msg[1], msg[2])
             return channels.NoReply(socket)

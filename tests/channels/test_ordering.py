@@ -77,3 +77,24 @@ async def test_one_channels_frames_keep_their_order(ep: testing.RunningEndpoint)
         reply = await client.receive()
         assert isinstance(reply, Reply)
         assert (reply.ref, reply.payload) == (ref, {"i": i})
+
+
+async def test_pushes_and_broadcasts_of_one_channel_keep_their_order_right_after_join(
+        ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    for i in range(10):
+        topic = f"room:{i}"
+        assert await client.join(topic, {"push_then_broadcast": True}) == ("ok", {})
+        events = [(await client.receive()).event for _ in range(3)]  # type: ignore[union-attr]
+        assert events == ["first", "second", "third"], (i, events)
+
+
+async def test_duplicate_join_closes_the_old_join_before_the_new_channels_first_frames(
+        ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    await client.send(Message("room:1", "phx_join", {}, "1", "1"))
+    await client.assert_reply("1", "ok", {})
+    await client.send(Message("room:1", "phx_join", {"broadcast_after_join": True}, "2", "2"))
+    assert await client.receive() == Reply("room:1", "ok", {}, "2", "2")
+    assert await client.receive() == Message("room:1", "phx_close", {}, "1", "1")
+    assert await client.receive() == Message("room:1", "joined", {"topic": "room:1"}, None, None)
