@@ -65,6 +65,9 @@ class RoomChannel(channels.Channel):
             case "push":
                 socket.push(data.get("event", "pushed"), data.get("payload", {}))
                 return channels.NoReply(socket)
+            case "push_then_broadcast":
+                otp.send(otp.self(), "push_then_broadcast")
+                return channels.NoReply(socket)
             case "push_then_reply":
                 socket.push("pushed", {"n": 1})
                 return channels.Reply(("ok", {"n": 2}), socket)
