@@ -229,3 +229,70 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
         await fast.settle()
         assert events("terminate") == [otp.Shutdown("overflow")]
         assert sum("cannot keep up" in r.getMessage() for r in caplog.records) == 1
+
+
+# -- raw WebSocket frames -------------------------------------------------------------------------
+
+
+def client_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = True) -> bytes:
+    """One client→server WebSocket frame (RFC 6455 §5.2), masked unless told otherwise."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([bit | 127]) + n.to_bytes(8, "big")
+    if not mask:
+        return head + payload
+    key = b"\x01\x02\x03\x04"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "RFC 6455 §7.1.7/§8.1: a protocol violation is answered with a close frame (1007 for "
+    "invalid UTF-8, 1002 otherwise) before the TCP close. wsproto reports a parse failure as "
+    "a CloseConnection event while its state is still OPEN; _wsconn.run_reader only answers a "
+    "CloseConnection in REMOTE_CLOSING, so it closes the TCP connection without a close frame "
+    "and the client sees 1006. Fix: in that branch, when proto.state is OPEN, "
+    "self._send_close(event.code, event.reason)."))
+async def test_text_frame_with_invalid_utf8_closes_with_1007(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    other = await testing.connect(ep)
+    await client.stream.send_all(client_frame(0x1, b'["1","1","room:1","phx_join",{"x":"\xff"}]'))
+    await client.assert_closed(1007)
+    await other.assert_reply(await other.heartbeat(), "ok", {})
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "RFC 6455 §7.1.7/§8.1: a protocol violation is answered with a close frame (1007 for "
+    "invalid UTF-8, 1002 otherwise) before the TCP close. wsproto reports a parse failure as "
+    "a CloseConnection event while its state is still OPEN; _wsconn.run_reader only answers a "
+    "CloseConnection in REMOTE_CLOSING, so it closes the TCP connection without a close frame "
+    "and the client sees 1006. Fix: in that branch, when proto.state is OPEN, "
+    "self._send_close(event.code, event.reason)."))
+async def test_unmasked_client_frame_closes_with_1002(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    await client.stream.send_all(client_frame(0x1, b'[null,"1","phoenix","heartbeat",{}]', mask=False))
+    await client.assert_closed(1002)
+
+
+async def test_fragmented_message_is_reassembled(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    text = b'["1","1","room:1","phx_join",{"reply":{"long":"' + b"y" * 300 + b'"}}]'
+    await client.stream.send_all(client_frame(0x1, text[:100], fin=False)
+                                 + client_frame(0x9, b"ping in between")
+                                 + client_frame(0x0, text[100:200], fin=False)
+                                 + client_frame(0x0, text[200:]))
+    await client.assert_reply("1", "ok", {"long": "y" * 300})
+
+
+async def test_fragmented_message_over_max_frame_size_closes_with_1009(node: otp.Node) -> None:
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_frame_size=1000))
+    async with testing.open_endpoint(endpoint) as ep:
+        client = await testing.connect(ep)
+        await client.stream.send_all(b"".join(
+            client_frame(0x1 if i == 0 else 0x0, b"z" * 400, fin=False) for i in range(3)))
+        await client.assert_closed(1009)
