@@ -175,7 +175,9 @@ class ChannelServer(otp.GenServer[Socket]):
                           ) -> otp.Reply[Socket] | otp.NoReply[Socket] | otp.Stop[Socket]:
         res = await self.channel.handle_call(request, from_, socket)
         if type(res) is otp.Stop:
-            return self._stop(res.reason, res.state)
+            stop = self._stop(res.reason, res.state)
+            # Stop(reason, socket, reply=...) answers the caller before stopping.
+            return otp.Stop(stop.reason, stop.state, res.reply) if res.has_reply else stop
         return res
 
     async def handle_cast(self, request: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
