@@ -37,6 +37,8 @@ class RoomChannel(channels.Channel):
             return channels.Error(payload["refuse"])
         if payload.get("crash"):
             raise RuntimeError("join crashed on purpose")
+        if payload.get("push_in_join"):
+            socket.push("too_early", {})
         if payload.get("bad_return"):
             return "not a join result"  # type: ignore[return-value]
         if payload.get("after_join"):
@@ -58,6 +60,8 @@ class RoomChannel(channels.Channel):
         match event:
             case "echo":
                 return channels.Reply(("ok", payload), socket)
+            case "assigns":
+                return channels.Reply(("ok", dict(socket.assigns)), socket)
             case "status":
                 return channels.Reply(data["status"], socket)
             case "noreply":
@@ -105,6 +109,8 @@ class RoomChannel(channels.Channel):
     async def handle_out(self, event: str, payload: Any, socket: channels.Socket
                          ) -> otp.NoReply[Any] | otp.Stop[Any]:
         EVENTS.append(("out", socket.topic, (event, payload)))
+        if payload.get("stop"):
+            return channels.Stop(otp.Shutdown("out"), socket)
         socket.push(event, {**payload, "intercepted_by": socket.assigns.get("user")})
         return channels.NoReply(socket)
 
@@ -122,10 +128,22 @@ class RoomChannel(channels.Channel):
         if isinstance(msg, tuple) and msg[0] == "push":
             socket.push(msg[1], msg[2])
             return channels.NoReply(socket)
+        if msg == "crash":
+            raise RuntimeError("handle_info crashed on purpose")
         if isinstance(msg, channels.Broadcast):
             EVENTS.append(("info_broadcast", socket.topic, (msg.topic, msg.event)))
             return channels.NoReply(socket)
         return await super().handle_info(msg, socket)
+
+    async def handle_call(self, request: Any, from_: otp.From, socket: channels.Socket
+                          ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
+        if request == "topic":
+            return channels.Reply(socket.topic, socket)
+        return channels.Stop(otp.Shutdown("called"), socket, reply="bye")
+
+    async def handle_cast(self, request: Any, socket: channels.Socket) -> otp.NoReply[Any] | otp.Stop[Any]:
+        socket.push("cast", {"request": request})
+        return channels.NoReply(socket)
 
     async def terminate(self, reason: otp.ExitReason, socket: channels.Socket) -> None:
         EVENTS.append(("terminate", socket.topic, reason))
@@ -136,7 +154,7 @@ class RoomChannel(channels.Channel):
 class UserSocket(channels.Socket):
     """``?user=NAME`` names the socket ``user:NAME``; ``?refuse=1`` refuses the connection."""
 
-    channels = [("room:*", RoomChannel)]
+    channels = [("vip:*", RoomChannel, {"assigns": {"vip": True}}), ("room:*", RoomChannel)]
 
     async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
         if params.get("refuse"):

@@ -386,3 +386,52 @@ async def test_refused_and_crashed_joins_take_no_channel_slot(ep: testing.Runnin
     assert (await client.join("room:2", {"crash": True}))[0] == "error"
     assert await client.join("room:3") == ("ok", {})
     assert await client.join("room:4") == ("ok", {})
+
+
+# -- other callbacks ---------------------------------------------------------------------------
+
+
+async def test_push_inside_join_is_an_error_so_the_join_crashes(ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    assert await client.join("room:1", {"push_in_join": True}) == ("error", {"reason": "join crashed"})
+    await client.refute_push("room:1", "too_early")
+
+
+async def test_handle_out_stop_closes_the_channel(ep: testing.RunningEndpoint) -> None:
+    client = await joined(ep, "room:1")
+    jr = client.join_refs["room:1"]
+    ep.broadcast("room:1", "intercepted", {"stop": True})
+    assert await client.receive() == Message("room:1", "phx_close", {}, jr, jr)
+    await client.settle()
+    assert events("terminate", "room:1") == [otp.Shutdown("out")]
+
+
+async def test_route_assigns_are_merged_into_the_channel_socket(ep: testing.RunningEndpoint) -> None:
+    client = await joined(ep, "vip:1", "room:1", user="ann")
+    ref = await client.push("vip:1", "assigns", {})
+    await client.assert_reply(ref, "ok", {"user": "ann", "vip": True})
+    ref = await client.push("room:1", "assigns", {})
+    await client.assert_reply(ref, "ok", {"user": "ann"})
+
+
+async def test_calls_and_casts_reach_the_channel_process(ep: testing.RunningEndpoint) -> None:
+    client = await joined(ep, "room:1")
+    [proc] = ep.channel_processes()
+    pid = otp.current_node().pid_from_string(proc["pid"])
+    assert pid is not None
+    otp.cast(pid, "hello")
+    await client.assert_push("room:1", "cast", {"request": "hello"})
+    assert await otp.call(pid, "topic") == "room:1"
+    assert await otp.call(pid, "stop") == "bye"
+    jr = client.join_refs["room:1"]
+    assert await client.receive() == Message("room:1", "phx_close", {}, jr, jr)
+
+
+async def test_handle_info_crash_sends_phx_error(ep: testing.RunningEndpoint) -> None:
+    client = await joined(ep, "room:1")
+    [proc] = ep.channel_processes()
+    pid = otp.current_node().pid_from_string(proc["pid"])
+    assert pid is not None
+    otp.current_node().send(pid, "crash")
+    jr = client.join_refs["room:1"]
+    assert await client.receive() == Message("room:1", "phx_error", {"reason": "channel_crash"}, jr, jr)
