@@ -75,6 +75,7 @@ from ._http import (
     longpoll_response,
     parse_vsn,
 )
+from ._messages import PushFrame
 from ._pubsub import PubSub
 from ._session import SocketSession
 from ._socket import Socket
@@ -206,7 +207,14 @@ class _LongPollIO:
         self._append(frame, frame.data)
 
     def write_fastlane(self, frame: Frame, data: bytes) -> None:
-        self._append(frame, data)
+        # Keep per-sender order (see _websocket._WebSocketIO.write_fastlane): while the
+        # session has messages waiting (a push from the same channel, say), the broadcast
+        # goes behind them.
+        proc = self.node.process(self.pid)
+        if proc is not None and proc.mailbox:
+            proc.deliver(PushFrame(frame))
+        else:
+            self._append(frame, data)
 
     def close(self, code: int, reason: otp.ExitReason) -> None:
         if self.close_code is None:

@@ -66,6 +66,13 @@ class _IdleCheck:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A fastlane frame, already WebSocket-framed, that had to wait in the mailbox."""
+
+    data: bytes
+
+
 _IDLE_CHECK = _IdleCheck()
 
 
@@ -79,8 +86,9 @@ class _WebSocketIO:
 
     encoding = "ws"
 
-    def __init__(self, writer: SocketWriter) -> None:
+    def __init__(self, writer: SocketWriter, proc: otp.Process) -> None:
         self.writer = writer
+        self.proc = proc
         self.sink = self
         self.close_code: int | None = None
         self.exit_reason: otp.ExitReason = otp.NORMAL
@@ -89,7 +97,13 @@ class _WebSocketIO:
         self.writer.write_nowait(frame_to_ws_bytes(frame))
 
     def write_fastlane(self, frame: Frame, data: bytes) -> None:
-        self.writer.write_nowait(data)
+        # Straight to the socket only while our mailbox is empty: if messages wait there
+        # (a push from the same channel, say), the broadcast queues behind them, so that
+        # what one process sends us keeps its order, as through Phoenix's transport.
+        if self.proc.mailbox:
+            self.proc.deliver(_Encoded(data))
+        else:
+            self.writer.write_nowait(data)
 
     def close(self, code: int, reason: otp.ExitReason) -> None:
         if self.close_code is None:
@@ -126,7 +140,7 @@ async def run_websocket(
             logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
             nursery.cancel_scope.cancel()
             return
-        io = _WebSocketIO(writer)
+        io = _WebSocketIO(writer, me)
         session = SocketSession(socket=socket, io=io, pool=pool)
         me.summary = lambda: {
             "transport": "websocket",
@@ -150,7 +164,9 @@ async def run_websocket(
             while io.close_code is None:
                 msg = await me.receive()
                 t = type(msg)
-                if t is _IdleCheck:
+                if t is _Encoded:
+                    writer.write_nowait(msg.data)
+                elif t is _IdleCheck:
                     # Any frame from the client counts, pings included (as Cowboy's idle_timeout).
                     idle = trio.current_time() - max(last_in, conn.last_in)
                     if idle >= timeout:

@@ -152,6 +152,10 @@ class WSConnection:
                                 code = event.code
                                 if proto.state is ConnectionState.REMOTE_CLOSING:
                                     self.writer.write_nowait(proto.send(event.response()))
+                                elif proto.state is ConnectionState.OPEN:
+                                    # wsproto found a protocol violation (an unmasked frame,
+                                    # invalid UTF-8...): answer with that close code.
+                                    self._send_close(event.code, event.reason or "")
                                 return
                     except RemoteProtocolError as exc:
                         code = int(getattr(exc.event_hint, "code", 1002)) if exc.event_hint else 1002
