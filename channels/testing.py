@@ -6,12 +6,24 @@ simulated: ``open_endpoint`` starts the real endpoint tree on 127.0.0.1 (port 0)
 receives; the ``assert_*`` methods take the first buffered frame that matches (waiting
 for it if needed), so assertions may come in any order, as with ExUnit's mailbox.
 
-Example::
+Example (``node`` is the otp-node fixture of ``tests/conftest.py``; without a node,
+``open_endpoint`` opens one)::
 
     import channels
     from channels import testing
 
-    async def test_room_echoes_and_broadcasts(node):          # `node`: an otp node
+    class RoomChannel(channels.Channel):
+        async def join(self, topic, payload, socket):
+            return channels.Ok(socket)
+
+        async def handle_in(self, event, payload, socket):
+            socket.broadcast("new_msg", payload)
+            return channels.Reply(("ok", {"echo": payload["body"]}), socket)
+
+    class UserSocket(channels.Socket):
+        channels = [("room:*", RoomChannel)]
+
+    async def test_room_echoes_and_broadcasts(node):
         endpoint = channels.Endpoint(
             name="Test.Endpoint",
             sockets=[channels.SocketMount("/socket", UserSocket)],
@@ -26,6 +38,22 @@ Example::
             await client.refute_push("room:lobby", "typing")
             assert await client.leave("room:lobby") == ("ok", {})
             await client.assert_push("room:lobby", "phx_close", {})
+
+The client (``SocketClient``):
+
+* sending: ``join``, ``leave``, ``push`` (returns the ref), ``heartbeat``, ``send``
+  (a ``Message``, encoded with the connection's serializer), raw ``send_text`` and
+  ``send_bytes``, ``close``;
+* asserting: ``assert_reply``, ``assert_push``, ``assert_broadcast``, ``assert_closed``,
+  ``refute_push``, ``refute_broadcast``, ``refute_reply``, ``refute_any``;
+* reading in arrival order: ``receive`` (decoded) and ``receive_frame`` (raw);
+  ``history`` keeps every frame, ``unread`` those not taken yet;
+* ``settle()`` waits until the run is idle; ``pause_reading()``/``resume_reading()``
+  make a slow consumer.
+
+``RunningEndpoint`` adds introspection: ``channel_processes()``/``channel_topics()``
+(the live channel servers, from ``otp.snapshot``), ``subscribers(topic)`` (the PubSub
+registry), ``transport_processes()``, ``transport_of(socket_id)``, and ``broadcast``.
 
 Semantics worth knowing:
 
