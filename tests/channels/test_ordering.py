@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import trio
 
 from channels import testing
@@ -101,12 +100,6 @@ async def test_duplicate_join_closes_the_old_join_before_the_new_channels_first_
     assert await client.receive() == Message("room:1", "joined", {"topic": "room:1"}, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "§1.10/§3.6: in Phoenix a channel's pushes and the fastlane frames of its broadcasts all go "
-    "through the transport's mailbox, so they keep the order the channel made them. Here a "
-    "joined channel's broadcast is written to the socket at once by the fastlane, while its "
-    "push waits in the transport's mailbox: push('first'); broadcast('second') arrives as "
-    "second, first. (Right after the join it is ordered: see the test above.)"))
 async def test_pushes_and_broadcasts_of_one_channel_keep_their_order(ep: testing.RunningEndpoint) -> None:
     client = await testing.connect(ep)
     assert await client.join("room:1") == ("ok", {})

@@ -251,13 +251,6 @@ def client_frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bool = 
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RFC 6455 §7.1.7/§8.1: a protocol violation is answered with a close frame (1007 for "
-    "invalid UTF-8, 1002 otherwise) before the TCP close. wsproto reports a parse failure as "
-    "a CloseConnection event while its state is still OPEN; _wsconn.run_reader only answers a "
-    "CloseConnection in REMOTE_CLOSING, so it closes the TCP connection without a close frame "
-    "and the client sees 1006. Fix: in that branch, when proto.state is OPEN, "
-    "self._send_close(event.code, event.reason)."))
 async def test_text_frame_with_invalid_utf8_closes_with_1007(ep: testing.RunningEndpoint) -> None:
     client = await testing.connect(ep)
     other = await testing.connect(ep)
@@ -266,13 +259,6 @@ async def test_text_frame_with_invalid_utf8_closes_with_1007(ep: testing.Running
     await other.assert_reply(await other.heartbeat(), "ok", {})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "RFC 6455 §7.1.7/§8.1: a protocol violation is answered with a close frame (1007 for "
-    "invalid UTF-8, 1002 otherwise) before the TCP close. wsproto reports a parse failure as "
-    "a CloseConnection event while its state is still OPEN; _wsconn.run_reader only answers a "
-    "CloseConnection in REMOTE_CLOSING, so it closes the TCP connection without a close frame "
-    "and the client sees 1006. Fix: in that branch, when proto.state is OPEN, "
-    "self._send_close(event.code, event.reason)."))
 async def test_unmasked_client_frame_closes_with_1002(ep: testing.RunningEndpoint) -> None:
     client = await testing.connect(ep)
     await client.stream.send_all(client_frame(0x1, b'[null,"1","phoenix","heartbeat",{}]', mask=False))
