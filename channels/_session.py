@@ -179,13 +179,11 @@ class SocketSession:
                 # Phoenix queues this phx_close before the new channel's first push.
                 self._push(topic, "phx_close", {}, old.join_ref, old.join_ref)
                 old = None
-            # What channels sent while we waited for the join -- broadcasts queued for the
-            # new channel (its fastlane is not ready yet) and any channel's pushes, closes
-            # and deaths -- is written now in mailbox order, so that a channel's pushes and
-            # broadcasts keep their order; then the fastlane writes straight to the socket.
-            for queued in _take(me, lambda m: type(m) is PushFrame or type(m) is SocketClose
-                                or (type(m) is otp.Down and m.ref in self.by_mref)):
-                self.handle_info(queued)
+            # Broadcasts that reached us before the reply was written wait in the mailbox
+            # (as PushFrames, behind anything the channel sent before them) and are written
+            # in mailbox order by the main loop. From now on the fastlane may write straight
+            # to the socket: it does so only while our mailbox is empty, so it cannot
+            # overtake them.
             sub.ready = True
         else:
             otp.demonitor(mref, flush=True)
@@ -245,9 +243,3 @@ class SocketSession:
             return True
         return False
 
-
-def _take(proc: otp.Process, match: Callable[[Any], bool]) -> list[Any]:
-    taken = [m for m in proc.mailbox if match(m)]
-    if taken:
-        proc.drop(match)
-    return taken
