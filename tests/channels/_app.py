@@ -37,6 +37,14 @@ class RoomChannel(channels.Channel):
             return channels.Error(payload["refuse"])
         if payload.get("crash"):
             raise RuntimeError("join crashed on purpose")
+        if "poke" in payload:
+            # Make the channel on another topic of this connection push, broadcast and push
+            # while the transport waits for this join.
+            me = otp.self()
+            for pid, meta in channels.PubSub.subscribers(socket.pubsub_server, payload["poke"]):
+                if getattr(meta, "transport_pid", None) is socket.transport_pid:
+                    otp.send(pid, ("push_then_broadcast", me))
+            await otp.receive(lambda m: m == "poked", timeout=5)
         if payload.get("push_in_join"):
             socket.push("too_early", {})
         if payload.get("bad_return"):
@@ -117,10 +125,12 @@ class RoomChannel(channels.Channel):
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any] | otp.Stop[Any]:
         if msg == "stop":
             return channels.Stop(otp.SHUTDOWN, socket)
-        if msg == "push_then_broadcast":
+        if msg == "push_then_broadcast" or (isinstance(msg, tuple) and msg[0] == "push_then_broadcast"):
             socket.push("first", {})
             socket.broadcast("second", {})
             socket.push("third", {})
+            if isinstance(msg, tuple):
+                otp.send(msg[1], "poked")
             return channels.NoReply(socket)
         if isinstance(msg, tuple) and msg[0] == "broadcast":
             socket.broadcast(msg[1], msg[2])

@@ -106,3 +106,14 @@ async def test_pushes_and_broadcasts_of_one_channel_keep_their_order(ep: testing
     await client.push("room:1", "push_then_broadcast", {})
     events = [(await client.receive()).event for _ in range(3)]  # type: ignore[union-attr]
     assert events == ["first", "second", "third"]
+
+
+async def test_a_channels_push_and_broadcast_keep_their_order_while_another_topic_joins(
+        ep: testing.RunningEndpoint) -> None:
+    client = await testing.connect(ep)
+    assert await client.join("room:a") == ("ok", {})
+    # room:b's join makes room:a push "first", broadcast "second", push "third" while the
+    # transport waits for the join result.
+    assert await client.join("room:b", {"poke": "room:a"}) == ("ok", {})
+    events = [(await client.receive()).event for _ in range(3)]  # type: ignore[union-attr]
+    assert events == ["first", "second", "third"]
