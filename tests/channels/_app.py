@@ -7,6 +7,7 @@ from typing import Any
 
 import channels
 import otp
+from channels import Error, Ok
 
 #: What channel callbacks did, in order: ``(kind, topic, detail)``. Cleared per test.
 EVENTS: list[tuple[str, str | None, Any]] = []
@@ -41,7 +42,7 @@ class RoomChannel(channels.Channel):
             # Make the channel on another topic of this connection push, broadcast and push
             # while the transport waits for this join.
             me = otp.self()
-            for pid, meta in channels.PubSub.subscribers(socket.pubsub_server, payload["poke"]):
+            for pid, meta in channels.PubSub.subscribers(socket.pubsub_server or "", payload["poke"]):
                 if getattr(meta, "transport_pid", None) is socket.transport_pid:
                     otp.send(pid, ("push_then_broadcast", me))
             await otp.receive(lambda m: m == "poked", timeout=5)
@@ -166,7 +167,7 @@ class UserSocket(channels.Socket):
 
     channels = [("vip:*", RoomChannel, {"assigns": {"vip": True}}), ("room:*", RoomChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
         if params.get("refuse"):
             return channels.Error({"reason": "refused"})
         return channels.Ok(self.assign(user=params.get("user")))
@@ -185,7 +186,7 @@ class LimitedSocket(UserSocket):
 class TokenSocket(UserSocket):
     """Accepts only the ``AUTH_TOKEN`` (sent in Sec-WebSocket-Protocol)."""
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
         if connect_info.get("auth_token") != AUTH_TOKEN:
             return channels.Error()
         return channels.Ok(self.assign(user="token"))

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import otp
 from channels import testing
-from channels.protocol import Message, Reply
+from channels.protocol import Message, Ref, Reply
 
 from ._app import make_endpoint
 
@@ -25,8 +25,9 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
     async with otp.open_node() as node:
         async with testing.open_endpoint(make_endpoint()) as ep:
             client = await testing.connect(ep, "/limited")
-            joined: dict[str, str] = {}  # topic -> join_ref
+            joined: dict[str, Ref] = {}  # topic -> join_ref
             for i, (op, topic) in enumerate(sequence):
+                ref: Ref
                 payload = {"i": i}
                 if op == "join":
                     ref = client.next_ref()

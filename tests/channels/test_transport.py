@@ -127,7 +127,8 @@ async def test_v2_binary_push_reply_and_broadcast_round_trip(ep: testing.Running
     frame = await client.receive_frame()
     assert isinstance(frame, bytes)
     assert frame[0] == 0
-    assert client.history[-1].decoded == Message("room:1", "binary_pushed", b"\x10\x20!", None, jr)
+    pushed: object = client.history[-1].decoded
+    assert pushed == Message("room:1", "binary_pushed", b"\x10\x20!", None, jr)
     ep.broadcast("room:1", "blob", b"\xde\xad")
     frame = await client.receive_frame()
     assert frame == b"\x02\x06\x04room:1blob\xde\xad"  # kind 2: broadcast
