@@ -243,6 +243,8 @@ class RunningEndpoint:
         if self.stopped:
             return
         self.stopped = True
+        if otp.whereis(self.endpoint.name) is None:  # already gone (stopped or crashed)
+            return
         with trio.fail_after(timeout):
             await self.endpoint.stop()
 

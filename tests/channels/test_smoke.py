@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import otp
 from channels import testing
 
 
@@ -20,3 +21,11 @@ async def test_open_endpoint_opens_a_node_when_there_is_none() -> None:
         client = await testing.connect(ep)
         assert await client.join("room:1") == ("ok", {})
         await client.assert_reply(await client.push("room:1", "echo", {"x": 1}), "ok", {"x": 1})
+
+
+async def test_open_endpoint_copes_with_an_endpoint_stopped_from_outside(node: otp.Node) -> None:
+    from ._app import make_endpoint
+
+    async with testing.open_endpoint(make_endpoint()) as ep:
+        await testing.connect(ep)
+        await otp.Supervisor.stop(ep.endpoint.name, otp.SHUTDOWN)
