@@ -192,6 +192,21 @@ class TokenSocket(UserSocket):
         return channels.Ok(self.assign(user="token"))
 
 
+class OddSocket(UserSocket):
+    """``?mode=garbage|bad_id|raise``: connect returns junk, id() is not a str, connect raises."""
+
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+        mode = params.get("mode")
+        if mode == "garbage":
+            return "yes please"  # type: ignore[return-value]
+        if mode == "raise":
+            raise RuntimeError("connect crashed on purpose")
+        return Ok(self.assign(mode=mode))
+
+    def id(self) -> str | None:
+        return 42 if self.assigns.get("mode") == "bad_id" else None  # type: ignore[return-value]
+
+
 def make_endpoint(*, websocket: channels.WebSocketOptions | None = None, name: str = "Test.Endpoint",
                   check_origin: Any = False) -> channels.Endpoint:
     """The test endpoint: ``/socket`` (UserSocket), ``/limited``, ``/auth`` (auth token),
@@ -205,6 +220,7 @@ def make_endpoint(*, websocket: channels.WebSocketOptions | None = None, name: s
             channels.SocketMount("/limited", LimitedSocket, websocket=ws),
             channels.SocketMount("/auth", TokenSocket, websocket=ws, auth_token=True),
             channels.SocketMount("/strict", UserSocket, websocket=ws, check_origin=True),
+            channels.SocketMount("/odd", OddSocket, websocket=ws),
         ],
         check_origin=check_origin,
         num_acceptors=1,

@@ -9,6 +9,7 @@ import pytest
 import otp
 from channels import testing
 
+from ..http._support import RawClient
 from ._app import AUTH_TOKEN, events
 
 
@@ -137,3 +138,32 @@ async def test_socket_without_id_is_not_subscribed(ep: testing.RunningEndpoint) 
     client = await testing.connect(ep, params={"user": "x"})
     await client.settle()
     assert [t for t in ("user:x", "user:None") if ep.subscribers(t)] == ["user:x"]
+
+
+@pytest.mark.parametrize(("mode", "status"), [("garbage", 403), ("bad_id", 403), ("raise", 500)])
+async def test_invalid_connect_results_are_refused_and_logged(
+        ep: testing.RunningEndpoint, mode: str, status: int, caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(testing.ConnectRejected) as info:
+        await testing.connect(ep, "/odd", params={"mode": mode})
+    assert info.value.status_code == status
+    assert [r for r in caplog.records if r.levelname == "ERROR"]
+    client = await testing.connect(ep, "/odd", params={"mode": "fine"})
+    assert await client.join("room:1") == ("ok", {})
+
+
+async def test_non_get_request_on_the_websocket_path_gets_400(ep: testing.RunningEndpoint) -> None:
+    raw = await RawClient.connect(ep.port)
+    await raw.send(b"POST /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+    assert (await raw.read_response()).status == 400
+    await raw.stream.aclose()
+
+
+async def test_invalid_upgrade_headers_get_400_naming_the_problem(ep: testing.RunningEndpoint) -> None:
+    raw = await RawClient.connect(ep.port)
+    await raw.send(b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\n"
+                   b"upgrade: websocket\r\nsec-websocket-version: 13\r\n"
+                   b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    response = await raw.read_response()
+    assert response.status == 400
+    assert b"'connection' header must contain 'upgrade'" in response.body
+    await raw.stream.aclose()
