@@ -6,11 +6,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
+import channels
 import otp
 from channels import testing
 
 from ..http._support import RawClient
-from ._app import AUTH_TOKEN, events
+from ._app import AUTH_TOKEN, events, make_endpoint
 
 
 async def test_missing_vsn_selects_v1_json_objects_without_join_ref(ep: testing.RunningEndpoint) -> None:
@@ -167,3 +168,13 @@ async def test_invalid_upgrade_headers_get_400_naming_the_problem(ep: testing.Ru
     assert response.status == 400
     assert b"'connection' header must contain 'upgrade'" in response.body
     await raw.stream.aclose()
+
+
+async def test_configured_subprotocols_select_the_first_match_or_refuse(node: otp.Node) -> None:
+    ws = channels.WebSocketOptions(subprotocols=("chat.v2", "chat.v1"))
+    async with testing.open_endpoint(make_endpoint(websocket=ws)) as ep:
+        assert (await testing.connect(ep, subprotocols=["chat.v1", "chat.v2"])).subprotocol == "chat.v2"
+        assert (await testing.connect(ep)).subprotocol is None
+        with pytest.raises(testing.ConnectRejected) as info:
+            await testing.connect(ep, subprotocols=["other"])
+        assert info.value.status_code == 403
