@@ -72,3 +72,49 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
                 assert len(ep.subscribers(topic)) == (topic in joined)
         await trio.testing.wait_all_tasks_blocked()
         assert node.processes() == []
+
+
+broadcast_ops = st.lists(
+    st.tuples(st.sampled_from(["join", "leave", "broadcast", "broadcast_from"]),
+              st.integers(0, 1), st.sampled_from(TOPICS)),
+    max_size=25)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(broadcast_ops)
+async def test_broadcasts_reach_exactly_the_joined_clients(sequence: list[tuple[str, int, str]]) -> None:
+    async with otp.open_node() as node:
+        async with testing.open_endpoint(make_endpoint()) as ep:
+            clients = [await testing.connect(ep, params={"user": f"u{i}"}) for i in range(2)]
+            joined: list[set[str]] = [set(), set()]
+            for n, (op, who, topic) in enumerate(sequence):
+                client = clients[who]
+                if op == "join":
+                    assert (await client.join(topic))[0] == "ok"
+                    if topic in joined[who]:
+                        await client.assert_push(topic, "phx_close", {})
+                    joined[who].add(topic)
+                elif op == "leave":
+                    assert await client.leave(topic) == ("ok", {})
+                    if topic in joined[who]:
+                        await client.assert_push(topic, "phx_close", {})
+                        joined[who].discard(topic)
+                elif topic in joined[who]:
+                    # A channel broadcasts (from the client's own channel process).
+                    ref = await client.push(topic, op, {"event": "news", "payload": {"n": n}})
+                    await client.assert_reply(ref, "ok")
+                    for other in (0, 1):
+                        receives = topic in joined[other] and (op == "broadcast" or other != who)
+                        if receives:
+                            await clients[other].settle()
+                            await clients[other].assert_broadcast(topic, "news", {"n": n}, timeout=0)
+                else:
+                    ep.broadcast(topic, "news", {"n": n})
+                    await clients[0].settle()
+                    for other in (0, 1):
+                        if topic in joined[other]:
+                            await clients[other].assert_broadcast(topic, "news", {"n": n}, timeout=0)
+                for c in clients:
+                    await c.refute_any()
+        await trio.testing.wait_all_tasks_blocked()
+        assert node.processes() == []
