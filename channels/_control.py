@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import socket as stdsocket
 import stat
 import struct
@@ -49,6 +50,8 @@ import orjson
 import trio
 
 import otp
+
+from ._observer import mounted_path
 
 __all__ = [
     "ControlAddress",
@@ -528,8 +531,6 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
     (0 after a signal, 1 if the endpoint stopped by itself). On a signal the node shuts
     down in order: the drainer closes sockets with 1012, then the listener stops.
     """
-    import signal
-
     say = out if out is not None else (lambda text: print(text, flush=True))
     status = 0
     if control:
@@ -560,8 +561,6 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
 
         proc.add_exit_hook(on_exit)
         say(f"[{endpoint.name}] listening on http://{endpoint.host}:{endpoint.port}")
-        from ._observer import mounted_path
-
         observer = mounted_path(endpoint)
         if observer is not None:
             say(f"observer: http://{endpoint.host}:{endpoint.port}{observer}/")
