@@ -412,7 +412,7 @@ async def _acceptor(endpoint: Endpoint, index: int) -> None:
 
 def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
     return otp.ChildSpec(id="connection", start=lambda: otp.spawn_link(_connection, stream, rt),
-                         restart=otp.Restart.TEMPORARY, shutdown=otp.BRUTAL_KILL,
+                         restart=otp.Restart.TEMPORARY, shutdown=5.0,
                          behaviour="Connection")
 
 
@@ -503,7 +503,7 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     socket.serializer = serializer
     socket.pubsub_server = endpoint.pubsub_server
     name = mount.handler.__qualname__
-    result = await socket.connect(params, connect_info)  # type: ignore[arg-type]
+    result = await socket.connect(params, connect_info)
     if type(result) is Error:
         logger.info("%s refused a connection: %r", name, result.reply)
         return None

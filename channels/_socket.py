@@ -34,7 +34,7 @@ from .protocol import Message, Reply, Serializer
 if TYPE_CHECKING:
     from ._channel import Channel
 
-__all__ = ["ConnectInfo", "Error", "Ok", "Socket", "SocketRef"]
+__all__ = ["Error", "Ok", "Socket", "SocketRef"]
 
 S = TypeVar("S", bound="Socket")
 
@@ -52,20 +52,6 @@ class Error:
     """A refused ``connect`` (``:error`` / ``{:error, reason}``) or join (``{:error, reply}``)."""
 
     reply: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectInfo:
-    """What ``connect`` may look at besides the params (Phoenix's ``connect_info``)."""
-
-    peer_data: Mapping[str, Any]
-    uri: Mapping[str, Any]
-    user_agent: str | None
-    x_headers: Sequence[tuple[str, str]]
-    trace_context_headers: Sequence[tuple[str, str]]
-    sec_websocket_headers: Sequence[tuple[str, str]]
-    auth_token: str | None = None
-    transport: str = "websocket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +117,13 @@ class Socket:
 
     # -- behaviour --------------------------------------------------------------------
 
-    async def connect(self, params: Mapping[str, Any], connect_info: ConnectInfo) -> Ok[Any] | Error:
-        """Authenticate the connection. The default accepts everyone."""
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Ok[Any] | Error:
+        """Authenticate the connection. The default accepts everyone.
+
+        ``connect_info`` holds what the mount's ``connect_info`` option lists, as in Phoenix:
+        ``peer_data`` (``{"address", "port"}``), ``uri``, ``user_agent``, ``x_headers``,
+        ``trace_context_headers``, ``sec_websocket_headers``, ``auth_token``.
+        """
         return Ok(self)
 
     def id(self) -> str | None:

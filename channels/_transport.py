@@ -97,6 +97,7 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
             return
         me.summary = lambda: {"transport": "websocket", "socket": name, "outbox_bytes": writer.outbox_bytes}
         state = await transport.init(state)
+        me.trap_exit = True  # the endpoint's shutdown closes with 1012 (see _websocket)
         nursery.start_soon(partial(conn.run_reader, lambda data: me.deliver(_In(data)),
                                    lambda code: me.deliver(_Closed(code)), max_message_size=max_frame_size))
         last_in = trio.current_time()
@@ -115,6 +116,11 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
                 if type(msg) is _Closed:
                     client_closed = True
                     break
+                if type(msg) is otp.Exit:
+                    if msg.pid is me.parent:
+                        reason = otp.SHUTDOWN
+                        break
+                    continue
                 if type(msg) is _In:
                     last_in = trio.current_time()
                     res = await transport.handle_in(msg.data, state)
@@ -142,7 +148,8 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
                         f"Stop(reason, state), got: {res!r}"
                     )
             if not client_closed and writer.accepting and conn.open:
-                conn.start_close(1000 if otp.is_normal_exit(reason) else 1011)
+                code = 1012 if reason is otp.SHUTDOWN else 1000 if otp.is_normal_exit(reason) else 1011
+                conn.start_close(code)
                 with trio.move_on_after(5.0):
                     await me.receive(lambda m: type(m) is _Closed)
         except Exception as exc:

@@ -151,6 +151,10 @@ async def run_websocket(
         }
         if socket.socket_id is not None and socket.pubsub_server is not None:
             PubSub.subscribe(socket.pubsub_server, socket.socket_id)
+        # When the endpoint stops, the connection supervisor's shutdown becomes a message,
+        # so that the client gets a close frame (1012, "service restart": the JS client
+        # reconnects) rather than a dropped TCP connection.
+        me.trap_exit = True
         nursery.start_soon(partial(
             conn.run_reader, lambda data: me.deliver(_In(data)), lambda code: me.deliver(_Closed(code)),
             max_message_size=options.max_frame_size,
@@ -203,6 +207,9 @@ async def run_websocket(
                     await writer.finish(encode_ws_close(options.overflow_close_code, "client too slow"),
                                         options.close_timeout)
                     break
+                elif t is otp.Exit:
+                    if msg.pid is me.parent:
+                        io.close(1012, otp.SHUTDOWN)
                 elif not session.handle_info(msg):
                     logger.debug("WebSocket %s ignored message %r", me.pid, msg)
             if io.close_code is not None:
