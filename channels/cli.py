@@ -81,10 +81,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from ._control import serve
 
     endpoint = load_endpoint(args.target)
+    if args.workers is not None:
+        return _serve_workers(args, endpoint)
     if args.host is not None:
         endpoint.host = args.host
     if args.port is not None:
         endpoint.requested_port = args.port
+    if args.redis_url is not None:
+        from ._redis import InvalidRedisURL
+        from ._redis_adapter import RedisAdapter
+
+        try:
+            endpoint.pubsub_adapter = RedisAdapter(args.redis_url, node_name=args.name or "")
+        except InvalidRedisURL as exc:
+            raise UsageError(f"{exc}; expected redis://[:password@]host[:port][/db]") from None
     if args.observer:
         from .observer import enable
 
@@ -100,6 +110,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if problem is None:
             raise
         raise UsageError(problem) from None
+
+
+def _serve_workers(args: argparse.Namespace, endpoint: Any) -> int:
+    """``serve --workers N``: N worker processes on one port, clustered through Redis."""
+    from ._workers import serve_workers
+
+    if args.redis_url is None:
+        raise UsageError("--workers needs --redis-url: the workers share broadcasts and presences through "
+                         "Redis (for example --redis-url redis://127.0.0.1:6379)")
+    extra = ["--log-level", args.log_level]
+    if args.observer:
+        extra.append("--observer")
+    if args.no_control:
+        extra.append("--no-control")
+    host = args.host if args.host is not None else endpoint.host
+    port = args.port if args.port is not None else endpoint.requested_port
+    return serve_workers(args.target, args.workers, host=host, port=port, redis_url=args.redis_url,
+                         name=args.name or endpoint.name, extra_args=extra)
 
 
 def _startup_problem(exc: BaseException) -> str | None:
@@ -482,6 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: the endpoint's; 0 = any)")
     p.add_argument("--name", default=None, help="node name (default: the endpoint's name)")
     p.add_argument("--observer", action="store_true", help="mount the live process-tree page at /_observer")
+    p.add_argument("--redis-url", default=None, metavar="URL",
+                   help="cluster through Redis (PubSub and Presence), e.g. redis://127.0.0.1:6379")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="run N worker processes sharing the port (SO_REUSEPORT), clustered through --redis-url")
     p.add_argument("--no-control", action="store_true", help="do not open the control socket")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(fn=_cmd_serve)
