@@ -127,7 +127,7 @@ class ObserverChannel(Channel):
 class ObserverSocket(Socket):
     """The observer's socket: one topic, no authentication beyond same-origin (read-only)."""
 
-    channels = [(TOPIC, ObserverChannel)]
+    routes = [(TOPIC, ObserverChannel)]
     #: Seconds between snapshots.
     interval: ClassVar[float] = 0.5
     #: Children listed per process (the rest are counted).

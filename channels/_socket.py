@@ -74,10 +74,8 @@ class Socket:
 
     #: ``[(pattern, ChannelClass)]`` or ``[(pattern, ChannelClass, {"assigns": {...}})]``;
     #: ``"room:*"`` matches any topic starting with ``"room:"`` (Phoenix's ``channel`` macro).
+    #: (Not called ``channels``: inside a class body that name would hide the ``channels`` module.)
     routes: ClassVar[Sequence[tuple[Any, ...]]] = ()
-    #: The same as ``routes`` (the name Phoenix users look for). Prefer ``routes``: inside a
-    #: class body, an attribute named ``channels`` hides the ``channels`` module.
-    channels: ClassVar[Sequence[tuple[Any, ...]]] = ()
     #: Joins beyond this many on one connection are refused ("too many channels joined").
     max_channels_per_transport: ClassVar[int] = 100
 
@@ -200,7 +198,7 @@ class Socket:
     @classmethod
     def route(cls, topic: str) -> tuple[type[Channel], Mapping[str, Any]] | None:
         """The channel class (and route options) for ``topic``, or None."""
-        for entry in (*cls.routes, *cls.channels):
+        for entry in cls.routes:
             pattern, channel = entry[0], entry[1]
             opts: Mapping[str, Any] = entry[2] if len(entry) > 2 else {}
             if pattern == topic or (

@@ -21,7 +21,7 @@ Example (``node`` is the otp-node fixture of ``tests/conftest.py``; without a no
             return channels.Reply(("ok", {"echo": payload["body"]}), socket)
 
     class UserSocket(channels.Socket):
-        channels = [("room:*", RoomChannel)]
+        routes = [("room:*", RoomChannel)]
 
     async def test_room_echoes_and_broadcasts(node):
         endpoint = channels.Endpoint(

@@ -165,7 +165,7 @@ class RoomChannel(channels.Channel):
 class UserSocket(channels.Socket):
     """``?user=NAME`` names the socket ``user:NAME``; ``?refuse=1`` refuses the connection."""
 
-    channels = [("vip:*", RoomChannel, {"assigns": {"vip": True}}), ("room:*", RoomChannel)]
+    routes = [("vip:*", RoomChannel, {"assigns": {"vip": True}}), ("room:*", RoomChannel)]
 
     async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
         if params.get("refuse"):

@@ -19,7 +19,7 @@ class RoomChannel(channels.Channel):
 
 
 class UserSocket(channels.Socket):
-    channels = [("room:*", RoomChannel)]
+    routes = [("room:*", RoomChannel)]
 
 
 async def test_room_echoes_and_broadcasts(node: otp.Node) -> None:

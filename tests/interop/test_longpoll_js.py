@@ -72,7 +72,7 @@ class LPChannel(channels.Channel):
 
 
 class LPSocket(channels.Socket):
-    channels = [("lp:*", LPChannel)]
+    routes = [("lp:*", LPChannel)]
 
     async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
         user = params.get("user")

@@ -80,7 +80,7 @@ class SlowChannel(channels.Channel):
 
 
 class UserSocket(channels.Socket):
-    channels = [("room:*", RoomChannel), ("slow:*", SlowChannel)]
+    routes = [("room:*", RoomChannel), ("slow:*", SlowChannel)]
 
     async def connect(self, params: Any, connect_info: Any) -> Ok[Any] | Error:
         report(("connect", dict(params), dict(connect_info)))
