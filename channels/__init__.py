@@ -11,6 +11,7 @@ import logging as _logging
 from otp import NoReply as NoReply, Reply as Reply, Stop as Stop
 
 from ._channel import Channel as Channel
+from ._control import serve as serve
 from ._endpoint import DrainerOptions as DrainerOptions, Endpoint as Endpoint, SocketMount as SocketMount
 from ._fastlane import broadcast as broadcast
 from ._longpoll import LongPollOptions as LongPollOptions

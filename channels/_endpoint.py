@@ -372,7 +372,10 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         return otp.Ok(socks)
 
     def format_status(self, state: list[trio.socket.SocketType]) -> Any:
-        return {"sockets": len(state), "address": str(state[0].getsockname()) if state else None}
+        if not state:
+            return {"sockets": 0, "address": None}
+        host, port = state[0].getsockname()[:2]
+        return {"sockets": len(state), "address": f"{host}:{port}"}
 
 
 _OVERLOAD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -566,8 +569,9 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
         return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
     replay = _replay_bytes(body.take_over())
     me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
+    peer = f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
     upgraded.append(partial(run_websocket, stream, replay, socket, subprotocol=chosen, options=options,
-                            pool=endpoint.pool_name(mount.handler)))
+                            pool=endpoint.pool_name(mount.handler), peer=peer))
     return Upgrade()
 
 

@@ -119,6 +119,7 @@ async def run_websocket(
     subprotocol: str | None,
     options: WebSocketOptions,
     pool: str,
+    peer: str | None = None,
 ) -> None:
     """Run one WebSocket connection to its end, in the current (connection) process.
 
@@ -144,6 +145,7 @@ async def run_websocket(
         session = SocketSession(socket=socket, io=io, pool=pool)
         me.summary = lambda: {
             "transport": "websocket",
+            "peer": peer,
             **session.summary(),
             "outbox_bytes": writer.outbox_bytes,
             "outbox_high_water": writer.high_water,

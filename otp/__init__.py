@@ -63,6 +63,7 @@ from ._gen_server import (
     stop as stop,
 )
 from ._introspect import (
+    describe as describe,
     find_process as find_process,
     format_tree as format_tree,
     process_snapshot as process_snapshot,
