@@ -50,8 +50,8 @@ def render(doc: Mapping[str, Any]) -> str:
             continue
         parts.append(f"### {TITLES[scenario]}\n")
         parts.append(markdown_table(table_rows(scenario, cases)))
-        parts.append("\nCells: median over rounds (min..max). `ratio`: the first column's "
-                     "value ÷ otp-channels'.\n")
+        parts.append("\nCells: median over rounds (min..max). `ratio M`: metric M of the peer "
+                     "÷ the same metric of otp-channels.\n")
     metas = doc.get("meta", [])
     if isinstance(metas, Mapping):
         metas = [metas]
