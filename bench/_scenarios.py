@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,8 @@ class ServerSpec:
     graceful_stop_s: float = 0.0
     #: Environment of the server process (None: inherited).
     env: dict[str, str] | None = None
+    #: Start a throw-away redis-server and pass ``--redis-url`` (clustered workers).
+    needs_redis: bool = False
 
 
 @dataclass(slots=True)
@@ -155,6 +158,7 @@ class Round:
         self.label = label
         self.server: Server | None = None
         self.workers: list[Worker] = []
+        self.redis: Server | None = None
 
     def __enter__(self) -> Round:
         return self
@@ -169,12 +173,30 @@ class Round:
         for w in self.workers:
             with contextlib.suppress(Exception):
                 w.stop()
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                self.redis.stop()
+
+    def start_redis(self) -> str:
+        """A throw-away redis-server on a free loopback port (for clustered workers)."""
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise BenchError("redis-server is not installed (apt-get install redis-server)")
+        port = free_port()
+        self.redis = Server("redis-server", [exe, "--port", str(port), "--bind", "127.0.0.1",
+                                             "--save", "", "--appendonly", "no"], port,
+                            self.env.logs / f"{self.label}-redis.log", cpu=None)
+        self.redis.wait_listening(15.0)
+        return f"redis://127.0.0.1:{port}"
 
     def start_server(self) -> Server:
         wait_quiet(self.env.quiet_wait_s)
         port = free_port()
+        argv = self.spec.argv(port)
+        if self.spec.needs_redis:
+            argv += ["--redis-url", self.start_redis()]
         self.server = Server(
-            self.spec.name, self.spec.argv(port), port,
+            self.spec.name, argv, port,
             self.env.logs / f"{self.label}-{self.spec.name}-server.log",
             cwd=self.spec.cwd, env=self.spec.env,
             cpu=None if self.spec.multi_process else server_cpu(),
@@ -432,8 +454,9 @@ def workers_spec(workers: int) -> ServerSpec:
                       "bench.servers.otp_channels_server:Endpoint", "--port", str(port),
                       "--workers", str(workers), "--no-control"],
         str(ROOT),
-        f"otp-channels serve --workers {workers} (not pinned; RSS and CPU summed over workers)",
-        peer=False, multi_process=True,
+        f"otp-channels serve --workers {workers} --redis-url (a local redis-server; not "
+        "pinned; RSS and CPU summed over the workers)",
+        peer=False, multi_process=True, needs_redis=True,
     )
 
 
