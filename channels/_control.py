@@ -547,6 +547,7 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
         crash_log.addFilter(quiet)
         try:
             pid = await endpoint.start_link()
+            endpoint.tune_gc()
             address = await start_control() if control else None
         finally:
             crash_log.removeFilter(quiet)

@@ -33,6 +33,7 @@ kernel's backlog holds new clients) until a connection ends, instead of failing 
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import signal
@@ -245,12 +246,27 @@ class Endpoint:
         """Stop the endpoint (drain, close connections, stop everything)."""
         await otp.Supervisor.stop(self.name, otp.SHUTDOWN)
 
+    @staticmethod
+    def tune_gc() -> None:
+        """Make the cyclic garbage collector fit a long-running server (called by ``run``/``serve``).
+
+        A server holds hundreds of thousands of long-lived objects (two processes per joined
+        connection); with CPython's default thresholds every few thousand allocations
+        trigger a collection and full collections traverse them all, which showed up as a
+        third of connect+join time in profiles. ``gc.freeze()`` moves everything allocated
+        at start-up out of the collector's way, and a higher first threshold makes young
+        collections rarer. Cycles are still collected.
+        """
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
+
     def run(self) -> None:
         """Serve in a fresh node until SIGINT/SIGTERM, then shut down (draining first)."""
 
         async def main() -> None:
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 await self.start_link()
+                self.tune_gc()
                 print(f"[{self.name}] listening on http://{self.host}:{self.port}", flush=True)
                 async for signum in signals:
                     logger.info("%s: %s received, shutting down", self.name, signal.Signals(signum).name)
