@@ -10,26 +10,24 @@ push→reply latency paid the extra scheduler passes.
 So the upgrade is handed to trio-websocket (``wrap_server_stream`` + ``accept``: it
 validates the request, negotiates the subprotocol and writes the 101 response through our
 writer), and as soon as it has accepted, its reader is parked and cancelled. From then on
-one small reader task of ours feeds a ``wsproto`` connection object (the same protocol
-machine trio-websocket uses: masking, fragmentation, UTF-8 validation, control frames and
-the closing handshake stay wsproto's) and hands each complete message to the connection
-process's mailbox. Pongs and close frames go through the connection's single writer.
+one small reader task of ours feeds ``protocol.FrameParser`` (a sans-IO parser of client
+frames: masking, fragmentation, incremental UTF-8 validation, control frames, close codes;
+~1.6 µs per 100-byte message against ~26 µs for wsproto's ``Connection``, and held to the
+same Autobahn cases) and hands each complete message to the connection process's mailbox.
+Pongs and close frames go through the connection's single writer.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import trio
 import trio_websocket
-import wsproto
-from wsproto.connection import Connection, ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
-from wsproto.utilities import RemoteProtocolError
 
 from ._writer import SocketWriter
+from .protocol import Opcode, encode_ws_close, encode_ws_frame
+from .protocol._wsparser import CloseFrame, FrameParser, Message, PingFrame, ProtocolViolation
 
 __all__ = ["HandshakeFailed", "WSConnection", "accept_websocket"]
 
@@ -94,16 +92,18 @@ async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: Socke
 
 
 class WSConnection:
-    """The established connection: ``run_reader`` delivers messages, ``close`` ends it."""
+    """The established connection: ``run_reader`` delivers messages, ``start_close`` ends it."""
 
-    __slots__ = ("_proto", "_rest", "_stream", "close_code", "last_in", "writer")
+    __slots__ = ("_parser", "_rest", "_stream", "close_code", "closing", "last_in", "writer")
 
     def __init__(self, stream: trio.abc.Stream, writer: SocketWriter, rest: bytes) -> None:
         self._stream = stream
         self.writer = writer
         self._rest = rest
-        self._proto: Connection | None = Connection(wsproto.ConnectionType.SERVER)
+        self._parser: FrameParser | None = None
         self.close_code: int | None = None
+        #: True once we sent our close frame.
+        self.closing = False
         #: When the client last sent anything (data, ping, pong): the idle timer's clock.
         self.last_in = trio.current_time()
 
@@ -111,73 +111,53 @@ class WSConnection:
                          on_close: Callable[[int | None], None], *, max_message_size: int) -> None:
         """Read until the connection ends; call ``on_message`` for each complete message.
 
-        ``on_close(code)`` is called exactly once at the end: the client's close code, 1009
-        for an oversized message, 1002 for a protocol violation, or None if the TCP
-        connection dropped.
+        ``on_close(code)`` is called exactly once at the end: the client's close code
+        (1005 if its close frame had none), our code for a protocol violation (1002, 1007,
+        1009), or None if the TCP connection dropped.
         """
-        proto = self._proto
-        assert proto is not None
-        parts: list[Any] = []
-        size = 0
+        parser = self._parser = FrameParser(max_message_size=max_message_size)
         code: int | None = None
         data: bytes | bytearray = self._rest
         self._rest = b""
         try:
             while True:
                 if data:
-                    try:
-                        proto.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine
-                        for event in proto.events():
-                            if isinstance(event, TextMessage | BytesMessage):
-                                size += len(event.data)
-                                if size > max_message_size:
-                                    code = 1009
-                                    self._send_close(1009, f"message exceeds {max_message_size} bytes")
-                                    return
-                                if event.message_finished and not parts:
-                                    on_message(event.data)  # type: ignore[arg-type]  # str or bytes(-like)
-                                    size = 0
-                                else:
-                                    parts.append(event.data)
-                                    if event.message_finished:
-                                        msg: str | bytes = (
-                                            "".join(parts) if isinstance(event, TextMessage) else b"".join(parts)
-                                        )
-                                        parts.clear()
-                                        size = 0
-                                        on_message(msg)
-                            elif isinstance(event, Ping):
-                                self.writer.write_nowait(proto.send(event.response()))
-                            elif isinstance(event, CloseConnection):
-                                code = event.code
-                                if proto.state is ConnectionState.REMOTE_CLOSING:
-                                    self.writer.write_nowait(proto.send(event.response()))
-                                elif proto.state is ConnectionState.OPEN:
-                                    # wsproto found a protocol violation (an unmasked frame,
-                                    # invalid UTF-8...): answer with that close code.
-                                    self._send_close(event.code, event.reason or "")
-                                return
-                    except RemoteProtocolError as exc:
-                        code = int(getattr(exc.event_hint, "code", 1002)) if exc.event_hint else 1002
-                        logger.info("WebSocket protocol error from the client: %s", exc)
-                        self._send_close(code, str(exc)[:100])
-                        return
+                    for event in parser.feed(data):
+                        if isinstance(event, Message):
+                            on_message(event.data)
+                        elif isinstance(event, PingFrame):
+                            self.writer.write_nowait(encode_ws_frame(Opcode.PONG, event.data))
+                        elif isinstance(event, CloseFrame):
+                            code = event.code if event.code is not None else 1005
+                            if not self.closing:
+                                # Echo the client's close (RFC 6455 §5.5.1).
+                                self.closing = True
+                                self.writer.write_nowait(
+                                    encode_ws_close(event.code) if event.code is not None
+                                    else encode_ws_frame(Opcode.CLOSE, b"")
+                                )
+                            return
+                        elif isinstance(event, ProtocolViolation):
+                            code = event.code
+                            logger.info("WebSocket protocol error from the client: %s", event.reason)
+                            self._send_close(event.code, event.reason)
+                            return
                 try:
                     data = await self._stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return
-                self.last_in = trio.current_time()
                 if not data:
                     return
+                self.last_in = trio.current_time()
         finally:
             on_close(code)
 
     def _send_close(self, code: int, reason: str) -> None:
-        proto = self._proto
-        if proto is None or proto.state is not ConnectionState.OPEN:
+        if self.closing:
             return
+        self.closing = True
         self.close_code = code
-        self.writer.write_nowait(proto.send(CloseConnection(code=code, reason=reason)))
+        self.writer.write_nowait(encode_ws_close(code, reason))
 
     def start_close(self, code: int, reason: str = "") -> None:
         """Send our close frame (the reader then waits for the client's)."""
@@ -185,4 +165,4 @@ class WSConnection:
 
     @property
     def open(self) -> bool:
-        return self._proto is not None and self._proto.state is ConnectionState.OPEN
+        return not self.closing

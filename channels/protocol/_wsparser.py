@@ -1,0 +1,226 @@
+"""A sans-IO parser of the frames a WebSocket client sends (RFC 6455 §5), for the server.
+
+Why not wsproto's ``Connection``? Measured here (``reference/performance.md`` B4) it costs
+~26 µs to decode one masked 100-byte message, where this parser takes a few µs, and its
+per-connection state is several times larger; on the push→reply path and in the memory of
+each joined connection both matter. It covers exactly the server's reading side (the
+opening handshake stays trio-websocket's, writing is ``_websocket.encode_ws_frame``) and is
+held to the Autobahn cases (``tests/autobahn``) like wsproto is.
+
+Usage::
+
+    parser = FrameParser(max_message_size=10_000_000)
+    for event in parser.feed(data):
+        match event:
+            case Message(data):     ...  # str (text) or bytes (binary), complete
+            case PingFrame(data):   ...  # answer with a pong carrying ``data``
+            case PongFrame(_):      ...
+            case CloseFrame(code, reason): ...   # code None: no status given
+            case ProtocolViolation(code, reason): ...  # close with ``code``, stop reading
+
+Rules enforced (a violation is reported once, then the parser stops): client frames must be
+masked; RSV bits must be 0 (no extension is negotiated); known opcodes only; control
+frames are unfragmented with at most 125 bytes; continuation frames only inside a
+fragmented message and no new message inside one; text is valid UTF-8 (checked
+incrementally across fragments: 1007); close payloads are empty or a valid code (plus a
+UTF-8 reason); messages over ``max_message_size`` are refused (1009).
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["CloseFrame", "FrameParser", "Message", "PingFrame", "PongFrame", "ProtocolViolation"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A complete data message: ``str`` for text, ``bytes`` for binary."""
+
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PingFrame:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PongFrame:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseFrame:
+    """The client's close frame; ``code`` is None when it carried no status code."""
+
+    code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolViolation:
+    """The client broke the protocol: close with ``code`` (1002, 1007 or 1009)."""
+
+    code: int
+    reason: str
+
+
+Event = Message | PingFrame | PongFrame | CloseFrame | ProtocolViolation
+
+_CONT: Final = 0x0
+_TEXT: Final = 0x1
+_BINARY: Final = 0x2
+_CLOSE: Final = 0x8
+_PING: Final = 0x9
+_PONG: Final = 0xA
+
+
+def _valid_close_code(code: int) -> bool:
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def unmask(data: bytes | bytearray, mask: bytes) -> bytes:
+    """XOR ``data`` with the repeated 4-byte ``mask`` (one big-integer operation, in C)."""
+    n = len(data)
+    if n == 0:
+        return b""
+    key = (mask * ((n >> 2) + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+class FrameParser:
+    """Turns bytes from a client into events. Feed it whatever the socket returns."""
+
+    __slots__ = ("_buf", "_decoder", "_failed", "_opcode", "_parts", "_size", "max_message_size")
+
+    def __init__(self, *, max_message_size: int) -> None:
+        self.max_message_size = max_message_size
+        self._buf = bytearray()
+        self._opcode: int | None = None  # opcode of the fragmented message in progress
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self._failed = False
+
+    def feed(self, data: bytes | bytearray) -> list[Event]:
+        """Parse as many complete frames as ``data`` (with what was buffered) holds."""
+        if self._failed:
+            return []
+        buf = self._buf
+        buf += data
+        events: list[Event] = []
+        pos = 0
+        end = len(buf)
+        while end - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            length = b1 & 0x7F
+            header = 2
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 4], "big")
+                header = 4
+            elif length == 127:
+                if end - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2:pos + 10], "big")
+                header = 10
+                if length >> 63:
+                    return self._fail(events, 1002, "frame length has its most significant bit set")
+            fin = b0 & 0x80
+            opcode = b0 & 0x0F
+            if b0 & 0x70:
+                return self._fail(events, 1002, "reserved bits set (no extension was negotiated)")
+            if not b1 & 0x80:
+                return self._fail(events, 1002, "client frames must be masked")
+            if opcode >= _CLOSE:
+                if opcode > _PONG:
+                    return self._fail(events, 1002, f"unknown opcode {opcode:#x}")
+                if not fin:
+                    return self._fail(events, 1002, "control frames must not be fragmented")
+                if length > 125:
+                    return self._fail(events, 1002, "control frame payload over 125 bytes")
+            elif opcode > _BINARY:
+                return self._fail(events, 1002, f"unknown opcode {opcode:#x}")
+            if self._size + length > self.max_message_size and opcode < _CLOSE:
+                return self._fail(events, 1009, f"message exceeds {self.max_message_size} bytes")
+            frame_end = pos + header + 4 + length
+            if frame_end > end:
+                break
+            mask = buf[pos + header:pos + header + 4]
+            payload = unmask(buf[pos + header + 4:frame_end], bytes(mask))
+            pos = frame_end
+            if opcode >= _CLOSE:
+                if opcode == _PING:
+                    events.append(PingFrame(payload))
+                elif opcode == _PONG:
+                    events.append(PongFrame(payload))
+                else:
+                    return self._close(events, payload)
+                continue
+            if opcode == _CONT:
+                if self._opcode is None:
+                    return self._fail(events, 1002, "continuation frame without a message to continue")
+            elif self._opcode is not None:
+                return self._fail(events, 1002, "new message inside a fragmented message")
+            elif fin:
+                # The common case: a whole message in one frame.
+                if opcode == _TEXT:
+                    try:
+                        events.append(Message(payload.decode("utf-8")))
+                    except UnicodeDecodeError:
+                        return self._fail(events, 1007, "text message is not valid UTF-8")
+                else:
+                    events.append(Message(payload))
+                continue
+            else:
+                self._opcode = opcode
+                self._decoder = codecs.getincrementaldecoder("utf-8")() if opcode == _TEXT else None
+            self._size += length
+            if self._decoder is not None:
+                try:
+                    self._parts.append(self._decoder.decode(payload, final=bool(fin)))  # type: ignore[arg-type]
+                except UnicodeDecodeError:
+                    return self._fail(events, 1007, "text message is not valid UTF-8")
+            else:
+                self._parts.append(payload)
+            if fin:
+                parts = self._parts
+                msg: str | bytes = "".join(parts) if self._opcode == _TEXT else b"".join(parts)  # type: ignore[arg-type]
+                self._parts = []
+                self._opcode = None
+                self._decoder = None
+                self._size = 0
+                events.append(Message(msg))
+        del buf[:pos]
+        return events
+
+    def _close(self, events: list[Event], payload: bytes) -> list[Event]:
+        self._failed = True  # nothing is read after a close frame
+        if not payload:
+            events.append(CloseFrame(None, ""))
+            return events
+        if len(payload) == 1:
+            events.append(ProtocolViolation(1002, "close frame with a 1-byte payload"))
+            return events
+        code = int.from_bytes(payload[:2], "big")
+        if not _valid_close_code(code):
+            events.append(ProtocolViolation(1002, f"invalid close code {code}"))
+            return events
+        try:
+            reason = payload[2:].decode("utf-8")
+        except UnicodeDecodeError:
+            events.append(ProtocolViolation(1007, "close reason is not valid UTF-8"))
+            return events
+        events.append(CloseFrame(code, reason))
+        return events
+
+    def _fail(self, events: list[Event], code: int, reason: str) -> list[Event]:
+        self._failed = True
+        self._buf.clear()
+        events.append(ProtocolViolation(code, reason))
+        return events
