@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import _peers, _scenarios
+from bench import _cluster, _peers, _scenarios
 from bench._proc import cpu_count, load_cpu, raise_nofile_limit, server_cpu
 from bench._results import SCENARIOS, SERVERS, add_ratios, table_rows, text_table
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
     peer_python: str | None = None
     unavailable: dict[str, str] = {}
-    wants_peers = args.scenario != "otp" and not args.no_peers and (
+    wants_peers = args.scenario not in ("otp", "cluster") and not args.no_peers and (
         not names or any(n != "otp-channels" for n in names))
     if wants_peers:
         peer_python, why = _scenarios.peer_python_or_reason(logs)
@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             _scenarios.run_roundtrip(env, doc)
         elif scenario == "otp":
             _scenarios.run_otp(env, doc)
+        elif scenario == "cluster":
+            if not names or "otp-channels" in names:
+                _cluster.run_cluster(env, doc)
+            continue  # otp-channels only: no peer rows
         for case in doc.get(scenario, {}).values():
             for name, why in unavailable.items():
                 if not names or name in names:
@@ -135,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         "logs": str(logs),
         "profiled": bool(profile_dir),
     }
+    if "cluster" in doc:
+        doc["meta"]["servers"][_cluster.CLUSTER] = _cluster.CLUSTER_CONFIG
     if profile_summary is not None:
         doc["meta"]["profile_summary"] = str(profile_summary)
     for scenario in scenarios:

@@ -16,7 +16,7 @@ from typing import Any
 
 OTP = "otp-channels"
 SERVERS = ("otp-channels", "websockets", "python-socketio", "django-channels")
-SCENARIOS = ("fanout", "capacity", "roundtrip", "otp")
+SCENARIOS = ("fanout", "capacity", "roundtrip", "otp", "cluster")
 
 #: Headline metrics per scenario: those that get a ``_ratio`` and a column in the tables.
 HEADLINE: dict[str, tuple[str, ...]] = {
@@ -26,6 +26,9 @@ HEADLINE: dict[str, tuple[str, ...]] = {
                  "server_cpu_s", "load_cpu_s"),
     "roundtrip": ("requests_per_s", "p50_us", "p99_us", "server_cpu_s", "load_cpu_s"),
     "otp": ("per_s", "us_per_op", "bytes_per_process"),
+    "cluster": ("delivered_per_s", "a_delivered_per_s", "b_delivered_per_s", "a_p50_us",
+                "a_p99_us", "b_p50_us", "b_p99_us", "a_cpu_s", "b_cpu_s", "redis_cpu_s",
+                "load_cpu_s"),
 }
 
 #: The metric whose ratio to otp-channels the tables show, per scenario (first one present).
@@ -34,11 +37,13 @@ RATIO_COLUMN: dict[str, tuple[str, ...]] = {
     "capacity": ("rss_per_conn_kib",),
     "roundtrip": ("requests_per_s",),
     "otp": ("per_s", "bytes_per_process"),
+    "cluster": ("delivered_per_s",),
 }
 
 #: Metrics for which a higher value is better (the rest: lower is better).
 HIGHER_IS_BETTER = frozenset(
-    {"delivered_per_s", "connect_join_per_s", "held_conns", "requests_per_s", "per_s"}
+    {"delivered_per_s", "connect_join_per_s", "held_conns", "requests_per_s", "per_s",
+     "a_delivered_per_s", "b_delivered_per_s"}
 )
 
 

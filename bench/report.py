@@ -19,6 +19,7 @@ TITLES = {
     "capacity": "Capacity: joined connections held by one server process",
     "roundtrip": "Round trip: clients each pushing and awaiting the reply",
     "otp": "Runtime micro-benchmarks: otp beside plain Trio",
+    "cluster": "Cluster: fan-out to subscribers on two nodes through Redis, beside one node",
 }
 
 

@@ -11,6 +11,11 @@ replies ok; ``handle_in("echo", payload)`` replies ``{"status": "ok", "response"
 Configuration: defaults of ``channels.Endpoint`` (no compression; heartbeats are the client's),
 origin check off, ``max_connections`` raised to 100,000 so that the file limit is the bound.
 
+Clustering (``python -m bench cluster``): ``--redis-url URL`` sets ``Endpoint(redis_url=URL)``
+(the Redis PubSub adapter) and ``--node-name NAME`` its node name. ``GET /bench/stats``
+answers ``Endpoint.statistics()`` as JSON (PubSub and adapter counters: published, dropped,
+received...).
+
 Profiling: with ``BENCH_PROFILE_DIR`` set, each burst (a ``go`` of more than one message) is
 profiled with cProfile until the next ``go`` or the end of the process, and written there as
 ``burst-<pid>-<n>.prof`` (``python -m bench fanout --profile`` does this).
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import cProfile
+import json
 import os
 import resource
 import time
@@ -31,6 +37,7 @@ import trio
 
 import channels
 import otp
+from channels._http import Request, Response
 
 TOPIC_PATTERN = "bench:*"
 
@@ -97,16 +104,27 @@ class BenchSocket(channels.Socket):
     routes = [(TOPIC_PATTERN, BenchChannel)]
 
 
-def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000) -> channels.Endpoint:
-    """The bench endpoint: ``BenchSocket`` at ``/socket``."""
-    return channels.Endpoint(
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,
+                  node_name: str | None = None) -> channels.Endpoint:
+    """The bench endpoint: ``BenchSocket`` at ``/socket``; clustered through Redis with
+    ``redis_url``; ``GET /bench/stats`` answers its statistics as JSON."""
+    endpoint = channels.Endpoint(
         name="Bench.Endpoint",
         host=host,
         port=port,
         sockets=[channels.SocketMount("/socket", BenchSocket)],
         check_origin=False,
         max_connections=100_000,
+        redis_url=redis_url,
+        node_name=node_name,
     )
+
+    async def stats(request: Request, body: Any) -> Response:
+        data = json.dumps(endpoint.statistics(), default=str).encode()
+        return Response(200, [("content-type", "application/json")], data)
+
+    endpoint.extra_routes.append(("/bench/stats", stats))
+    return endpoint
 
 
 #: For ``otp-channels serve bench.servers.otp_channels_server:Endpoint``.
@@ -117,11 +135,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.servers.otp_channels_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4000)
+    parser.add_argument("--redis-url", default=None,
+                        help="cluster through this Redis (Endpoint(redis_url=...))")
+    parser.add_argument("--node-name", default=None, help="this node's name in the cluster")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    make_endpoint(host=args.host, port=args.port).run()
+    make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url,
+                  node_name=args.node_name).run()
 
 
 if __name__ == "__main__":
