@@ -151,7 +151,10 @@ class ChannelServer(otp.GenServer[Socket]):
         assert socket.transport_pid is not None
         status, payload = status_payload
         frame = socket.serializer.encode_reply(Reply(socket.topic or "", status, payload, ref, socket.join_ref))
-        otp.send(socket.transport_pid, PushFrame(frame))
+        if socket.sink is not None:
+            socket.sink.push(frame)
+        else:
+            otp.send(socket.transport_pid, PushFrame(frame))
 
     def _result(self, callback: str, res: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
         t = type(res)

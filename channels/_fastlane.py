@@ -41,6 +41,9 @@ class Sink(Protocol):
     def write_fastlane(self, frame: Frame, data: bytes) -> None:
         """Write one broadcast frame; ``data`` is ``frame`` encoded for ``encoding``."""
 
+    def push(self, frame: Frame) -> None:
+        """Write a channel's push or reply (from the channel's process), keeping its order."""
+
 
 class FastlaneSub:
     """The metadata of a channel's subscription to its own topic."""

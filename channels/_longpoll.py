@@ -206,6 +206,11 @@ class _LongPollIO:
     def write_frame(self, frame: Frame) -> None:
         self._append(frame, frame.data)
 
+    def push(self, frame: Frame) -> None:
+        # A channel's push or reply: in order with what the session has queued (see
+        # _websocket._WebSocketIO.push).
+        self.write_fastlane(frame, frame.data)
+
     def write_fastlane(self, frame: Frame, data: bytes) -> None:
         # Keep per-sender order (see _websocket._WebSocketIO.write_fastlane): while the
         # session has messages waiting (a push from the same channel, say), the broadcast

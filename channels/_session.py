@@ -138,7 +138,8 @@ class SocketSession:
             return
         channel_cls, opts = route
         join_ref = msg.join_ref if msg.join_ref is not None else msg.ref
-        socket = self.socket._evolve(topic=topic, join_ref=join_ref, channel=channel_cls, ref=None)
+        socket = self.socket._evolve(topic=topic, join_ref=join_ref, channel=channel_cls, ref=None,
+                                     sink=self.io.sink)
         extra = opts.get("assigns")
         if extra:
             socket = socket.assign(extra)

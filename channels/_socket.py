@@ -108,6 +108,8 @@ class Socket:
         self.channel_pid = None
         self.joined = False
         self.socket_id = None
+        #: The transport's sink (internal): pushes and replies are written through it.
+        self.sink: Any = None
 
     def __repr__(self) -> str:
         where = f" topic={self.topic!r}" if self.topic else ""
@@ -167,7 +169,10 @@ class Socket:
         frame = self.serializer.encode_push(  # type: ignore[union-attr]
             Message(self.topic or "", event, payload, None, self.join_ref)
         )
-        otp.send(self.transport_pid, PushFrame(frame))  # type: ignore[arg-type]
+        if self.sink is not None:
+            self.sink.push(frame)
+        else:
+            otp.send(self.transport_pid, PushFrame(frame))  # type: ignore[arg-type]
 
     def socket_ref(self) -> SocketRef:
         """A reference for replying later, from any process (only inside ``handle_in``)."""

@@ -21,6 +21,7 @@ import trio
 
 import otp
 
+from ._messages import PushFrame
 from ._pubsub import PubSub
 from ._session import SocketSession
 from ._socket import Socket
@@ -95,6 +96,15 @@ class _WebSocketIO:
 
     def write_frame(self, frame: Frame) -> None:
         self.writer.write_nowait(frame_to_ws_bytes(frame))
+
+    def push(self, frame: Frame) -> None:
+        # A channel's push or reply, written from the channel's process: like the fastlane,
+        # straight to the socket while nothing waits in our mailbox (it saves the channel →
+        # transport hop on every reply), else behind what waits there.
+        if self.proc.mailbox:
+            self.proc.deliver(PushFrame(frame))
+        else:
+            self.writer.write_nowait(frame_to_ws_bytes(frame))
 
     def write_fastlane(self, frame: Frame, data: bytes) -> None:
         # Straight to the socket only while our mailbox is empty: if messages wait there
