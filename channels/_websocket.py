@@ -14,8 +14,8 @@ Cowboy's ``websocket_handle``/``websocket_info``.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from functools import partial
 
 import trio
 
@@ -26,8 +26,17 @@ from ._pubsub import PubSub
 from ._session import SocketSession
 from ._socket import Socket
 from ._writer import SocketWriter
-from ._wsconn import HandshakeFailed, accept_websocket
-from .protocol import Frame, InvalidMessageError, encode_ws_close, frame_to_ws_bytes
+from ._wsconn import RECEIVE_SIZE, HandshakeFailed, WSConnection, accept_websocket
+from .protocol import (
+    Frame,
+    InvalidMessageError,
+    Opcode,
+    Serializer,
+    encode_ws_close,
+    encode_ws_frame,
+    frame_to_ws_bytes,
+)
+from .protocol._wsparser import CloseFrame, FrameParser, Message, PingFrame, ProtocolViolation
 
 __all__ = ["WebSocketOptions", "run_websocket"]
 
@@ -50,16 +59,6 @@ class WebSocketOptions:
     subprotocols: tuple[str, ...] | None = None
     #: Seconds to wait for the client's close frame after sending ours.
     close_timeout: float = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class _In:
-    data: str | bytes
-
-
-@dataclass(frozen=True, slots=True)
-class _Closed:
-    code: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +120,52 @@ class _WebSocketIO:
             self.exit_reason = reason
 
 
+async def _handle_bytes(parser: FrameParser, data: bytes, conn: WSConnection, session: SocketSession,
+                        serializer: Serializer, io: _WebSocketIO, me: otp.Process,
+                        options: WebSocketOptions) -> tuple[bool, otp.ExitReason]:
+    """Handle the frames in ``data``; return (the client closed, the exit reason then)."""
+    for event in parser.feed(data):
+        if isinstance(event, Message):
+            payload = event.data
+            try:
+                message = serializer.decode(payload, binary=not isinstance(payload, str))
+            except InvalidMessageError as exc:
+                logger.warning("closing WebSocket %s: invalid message from the client: %s", me.pid, exc)
+                io.close(1011, otp.Shutdown("invalid_message"))
+                return False, otp.NORMAL
+            await session.handle_in(message)
+            if io.close_code is not None:
+                return False, otp.NORMAL
+        elif isinstance(event, PingFrame):
+            conn.writer.write_nowait(encode_ws_frame(Opcode.PONG, event.data))
+        elif isinstance(event, CloseFrame):
+            conn.answer_close(event.code)
+            reason = otp.NORMAL if event.code in (1000, 1001, None) else otp.Shutdown("closed")
+            return True, reason
+        elif isinstance(event, ProtocolViolation):
+            if event.code == 1009:
+                logger.warning("closing WebSocket %s: a message exceeded max_frame_size (%d bytes)",
+                               me.pid, options.max_frame_size)
+            else:
+                logger.info("WebSocket %s: protocol error from the client: %s", me.pid, event.reason)
+            conn.start_close(event.code, event.reason)
+            return True, otp.Shutdown("closed")
+    return False, otp.NORMAL
+
+
+async def _await_client_close(parser: FrameParser, stream: trio.SocketStream) -> None:
+    """After our close frame: read until the client's close frame or EOF (bounded by the caller)."""
+    while True:
+        try:
+            data = await stream.receive_some(RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        if not data:
+            return
+        if any(isinstance(e, CloseFrame | ProtocolViolation) for e in parser.feed(data)):
+            return
+
+
 async def run_websocket(
     stream: trio.SocketStream,
     replay: bytes,
@@ -167,52 +212,65 @@ async def run_websocket(
         # so that the client gets a close frame (1012, "service restart": the JS client
         # reconnects) rather than a dropped TCP connection.
         me.trap_exit = True
-        nursery.start_soon(partial(
-            conn.run_reader, lambda data: me.deliver(_In(data)), lambda code: me.deliver(_Closed(code)),
-            max_message_size=options.max_frame_size,
-        ))
-        last_in = trio.current_time()
+        parser = FrameParser(max_message_size=options.max_frame_size)
+        fd = stream.socket.fileno()
         timeout = options.timeout
+        last_in = trio.current_time()
         # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
-        # cancel scope around every receive: cheaper per message and per idle connection.
+        # cancel scope around every wait: cheaper per message and per idle connection.
         otp.send_after(timeout, me.pid, _IDLE_CHECK)
+        # The client's bytes are read here, in the transport process itself, not by a
+        # reader task: one task hand-off less per client message (and one task less per
+        # connection). While the mailbox is empty the process waits for the socket to be
+        # readable inside ``me.io_wait``; a message delivered meanwhile cancels that wait.
+        data: bytes = conn.take_rest()
+        client_closed = False
         try:
             while io.close_code is None:
-                msg = await me.receive()
+                if data:
+                    client_closed, exit_reason = await _handle_bytes(parser, data, conn, session, serializer,
+                                                                     io, me, options)
+                    data = b""
+                    last_in = trio.current_time()
+                    if client_closed:
+                        break
+                    continue
+                if not me.mailbox:
+                    with trio.CancelScope() as wait:
+                        me.io_wait = wait
+                        try:
+                            await trio.lowlevel.wait_readable(fd)
+                        finally:
+                            me.io_wait = None
+                    if not wait.cancelled_caught:
+                        try:
+                            data = os.read(fd, RECEIVE_SIZE)
+                        except BlockingIOError:
+                            continue
+                        except OSError:
+                            data = b""
+                        if not data:
+                            client_closed = True  # the TCP connection ended without a close frame
+                            break
+                        continue
+                msg = me.mailbox.popleft()
                 t = type(msg)
                 if t is _Encoded:
                     writer.write_nowait(msg.data)
                 elif t is _IdleCheck:
                     # Any frame from the client counts, pings included (as Cowboy's idle_timeout).
-                    idle = trio.current_time() - max(last_in, conn.last_in)
+                    idle = trio.current_time() - last_in
                     if idle >= timeout:
                         logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
                         io.close(1000, otp.Shutdown("idle_timeout"))
                     else:
                         otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
-                elif t is _In:
-                    last_in = trio.current_time()
-                    data = msg.data
-                    try:
-                        message = serializer.decode(data, binary=not isinstance(data, str))
-                    except InvalidMessageError as exc:
-                        logger.warning("closing WebSocket %s: invalid message from the client: %s", me.pid, exc)
-                        io.close(1011, otp.Shutdown("invalid_message"))
-                        break
-                    await session.handle_in(message)
-                elif t is _Closed:
-                    if msg.code == 1009:
-                        logger.warning("closed WebSocket %s: a message exceeded max_frame_size (%d bytes)",
-                                       me.pid, options.max_frame_size)
-                    exit_reason = otp.NORMAL if msg.code in (1000, 1001, 1005, None) else otp.Shutdown("closed")
-                    break
                 elif t is _Overflow:
                     if writer.closed:
-                        # Not a slow client: the socket is gone (a write failed, or
-                        # trio-websocket closed the stream after the closing handshake,
-                        # before our reader reported the close). End as a client close.
+                        # Not a slow client: the socket is gone (a write failed). End as a
+                        # client close.
                         logger.debug("WebSocket %s ended: %s", me.pid, msg.reason)
-                        exit_reason = otp.NORMAL
+                        client_closed = True
                         break
                     logger.warning("closing WebSocket %s: the client cannot keep up (%s)", me.pid, msg.reason)
                     exit_reason = otp.Shutdown("overflow")
@@ -224,12 +282,12 @@ async def run_websocket(
                         io.close(1012, otp.SHUTDOWN)
                 elif not session.handle_info(msg):
                     logger.debug("WebSocket %s ignored message %r", me.pid, msg)
-            if io.close_code is not None:
+            if io.close_code is not None and not client_closed:
                 exit_reason = io.exit_reason
                 if writer.accepting and conn.open:
                     conn.start_close(io.close_code)
                     with trio.move_on_after(options.close_timeout):
-                        await me.receive(lambda m: type(m) is _Closed)
+                        await _await_client_close(parser, stream)
         finally:
             writer.close()
             nursery.cancel_scope.cancel()

@@ -159,6 +159,17 @@ class WSConnection:
         self.close_code = code
         self.writer.write_nowait(encode_ws_close(code, reason))
 
+    def take_rest(self) -> bytes:
+        """The bytes the client sent right after the upgrade request (read them first)."""
+        rest, self._rest = self._rest, b""
+        return rest
+
+    def answer_close(self, code: int | None) -> None:
+        """Echo the client's close frame (RFC 6455 §5.5.1), unless we sent ours already."""
+        if not self.closing:
+            self.closing = True
+            self.writer.write_nowait(encode_ws_close(code) if code is not None else encode_ws_frame(Opcode.CLOSE, b""))
+
     def start_close(self, code: int, reason: str = "") -> None:
         """Send our close frame (the reader then waits for the client's)."""
         self._send_close(code, reason)

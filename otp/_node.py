@@ -179,6 +179,7 @@ class Process:
         "crash_context",
         "external",
         "hwm",
+        "io_wait",
         "links",
         "mailbox",
         "monitored_by",
@@ -216,6 +217,9 @@ class Process:
         self.summary: Callable[[], Any] | None = None
         self.crash_context: Callable[[], str] | None = None
         self.external = False
+        #: A process that waits for I/O *or* a message (a transport waiting for socket data)
+        #: parks inside this cancel scope; ``deliver`` cancels it to wake the process.
+        self.io_wait: trio.CancelScope | None = None
         self._waiting: trio.lowlevel.Task | None = None
         self._pending_exit: ExitReason = None
         self._cancel_scope = trio.CancelScope()
@@ -239,6 +243,10 @@ class Process:
         if task is not None:
             self._waiting = None
             trio.lowlevel.reschedule(task)
+        elif self.io_wait is not None:
+            scope = self.io_wait
+            self.io_wait = None
+            scope.cancel()
 
     async def receive(
         self,
@@ -394,7 +402,7 @@ class Process:
                 summary = self.summary()
             except Exception as exc:  # introspection must never break the process
                 summary = f"<summary failed: {exc!r}>"
-        status = "waiting" if self._waiting is not None else "runnable"
+        status = "waiting" if self._waiting is not None or self.io_wait is not None else "runnable"
         if not self.alive:
             status = "exited"
         return ProcessInfo(
