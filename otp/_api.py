@@ -147,7 +147,8 @@ def flush(match: Match = None) -> int:
     pred = _matcher(match)
     if pred is None:
         n = len(me.mailbox)
-        me.mailbox.clear()
+        if n:
+            me.mailbox.clear()
         return n
     return me.drop(pred)
 

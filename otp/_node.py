@@ -160,6 +160,11 @@ _current_node: ContextVar[Node | None] = ContextVar("otp_current_node", default=
 _run_node: trio.lowlevel.RunVar[Node | None] = trio.lowlevel.RunVar("otp_run_node", default=None)
 
 
+# Shared by every process that has not received a message yet: empty, never appended to
+# (``deliver`` replaces it first) -- a tuple, so that a stray append fails loudly.
+_NO_MAILBOX: Any = ()
+
+
 @final
 class Process:
     """One running process: its mailbox, links, monitors and exit state.
@@ -202,7 +207,9 @@ class Process:
         self.parent = parent
         self.behaviour = behaviour
         self.name: str | None = None
-        self.mailbox: collections.deque[Any] = collections.deque()
+        # The deque is made on the first message: most processes of a server sit idle
+        # with an empty mailbox, and an empty deque costs ~600 bytes.
+        self.mailbox: collections.deque[Any] = _NO_MAILBOX
         self.links: set[Pid] = set()
         # monitors I hold: ref -> monitored pid; monitors on me: ref -> watcher pid
         self.monitors: dict[Ref, Pid] = {}
@@ -234,6 +241,8 @@ class Process:
     def deliver(self, msg: Any) -> None:
         """Append ``msg`` to the mailbox and wake the process if it waits. Never blocks."""
         mb = self.mailbox
+        if mb is _NO_MAILBOX:
+            mb = self.mailbox = collections.deque()
         mb.append(msg)
         self.received += 1
         n = len(mb)
@@ -254,10 +263,10 @@ class Process:
         timeout: float | None = None,
         _start: int = 0,
     ) -> Any:
-        mb = self.mailbox
         start = _start
         deadline = math.inf if timeout is None else trio.current_time() + timeout
         while True:
+            mb = self.mailbox  # re-read: the first message replaces the shared empty one
             if match is None:
                 if mb:
                     return mb.popleft()
@@ -379,7 +388,7 @@ class Process:
             if target is not None:
                 target.monitored_by.pop(ref, None)
         self.monitors.clear()
-        self.mailbox.clear()
+        self.mailbox = _NO_MAILBOX
         node._exited(self)
 
     # -- introspection -------------------------------------------------------------------
