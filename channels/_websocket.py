@@ -253,7 +253,7 @@ async def run_websocket(
                             client_closed = True  # the TCP connection ended without a close frame
                             break
                         continue
-                msg = me.mailbox.popleft()
+                msg = me.receive_nowait()
                 t = type(msg)
                 if t is _Encoded:
                     writer.write_nowait(msg.data)

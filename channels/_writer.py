@@ -25,6 +25,7 @@ import errno
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import trio
@@ -50,6 +51,9 @@ class WriterStatistics:
     queued_writes: int
     #: Whether the writer gave up (peer gone, overflow).
     closed: bool
+
+
+_NO_OUTBOX: Any = ()
 
 
 class SocketWriter:
@@ -79,7 +83,8 @@ class SocketWriter:
         self._nursery = nursery
         self.max_outbox = max_outbox
         self.on_close = on_close
-        self.outbox: collections.deque[bytes | memoryview] = collections.deque()
+        # Made when something has to wait (most connections never have a backlog).
+        self.outbox: collections.deque[bytes | memoryview] = _NO_OUTBOX
         self.outbox_bytes = 0
         self.high_water = 0
         self.bytes_written = 0
@@ -115,6 +120,8 @@ class SocketWriter:
         else:
             rest = data
         self.queued_writes += 1
+        if self.outbox is _NO_OUTBOX:
+            self.outbox = collections.deque()
         self.outbox.append(rest)
         self.outbox_bytes += len(rest)
         if self.outbox_bytes > self.high_water:
@@ -165,6 +172,8 @@ class SocketWriter:
                     self.outbox[0] = memoryview(chunk)[n:]
         finally:
             self._flushing = False
+            if not self.outbox:
+                self.outbox = _NO_OUTBOX
             if not self.outbox and self._drained is not None:
                 self._drained.set()
                 self._drained = None
@@ -194,7 +203,7 @@ class SocketWriter:
         self.closed = True
         self.accepting = False
         self.close_reason = reason
-        self.outbox.clear()
+        self.outbox = _NO_OUTBOX
         self.outbox_bytes = 0
         if self._drained is not None:
             self._drained.set()

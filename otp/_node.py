@@ -269,7 +269,10 @@ class Process:
             mb = self.mailbox  # re-read: the first message replaces the shared empty one
             if match is None:
                 if mb:
-                    return mb.popleft()
+                    m = mb.popleft()
+                    if not mb:
+                        self.mailbox = _NO_MAILBOX  # give the deque back while idle
+                    return m
             else:
                 n = len(mb)
                 i = start
@@ -277,6 +280,8 @@ class Process:
                     m = mb[i]
                     if match(m):
                         del mb[i]
+                        if not mb:
+                            self.mailbox = _NO_MAILBOX
                         return m
                     i += 1
                 start = n
@@ -294,6 +299,14 @@ class Process:
     def _abort(self, _: Any) -> trio.lowlevel.Abort:
         self._waiting = None
         return trio.lowlevel.Abort.SUCCEEDED
+
+    def receive_nowait(self) -> Any:
+        """Take the oldest message (the caller knows the mailbox is not empty)."""
+        mb = self.mailbox
+        m = mb.popleft()
+        if not mb:
+            self.mailbox = _NO_MAILBOX
+        return m
 
     def drop(self, match: Callable[[Any], bool]) -> int:
         """Remove every queued message matching ``match``; return how many."""
