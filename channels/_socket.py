@@ -22,7 +22,6 @@ is treated as immutable: ``assign`` returns a new socket, so return it from your
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -79,7 +78,11 @@ class Socket:
     #: Joins beyond this many on one connection are refused ("too many channels joined").
     max_channels_per_transport: ClassVar[int] = 100
 
-    # fields of the value (set by the runtime)
+    # Fields of the value, set by the runtime. Slots: a server holds two or more copies
+    # per joined connection (the transport's and each channel's).
+    __slots__ = ("assigns", "channel", "channel_pid", "endpoint", "join_ref", "joined", "pubsub_server", "ref",
+                 "serializer", "sink", "socket_id", "topic", "transport", "transport_pid", "__dict__")
+
     assigns: Mapping[str, Any]
     endpoint: Any
     transport: str
@@ -93,6 +96,7 @@ class Socket:
     channel_pid: otp.Pid | None
     joined: bool
     socket_id: str | None
+    sink: Any
 
     def __init__(self) -> None:
         self.assigns = {}
@@ -109,7 +113,7 @@ class Socket:
         self.joined = False
         self.socket_id = None
         #: The transport's sink (internal): pushes and replies are written through it.
-        self.sink: Any = None
+        self.sink = None
 
     def __repr__(self) -> str:
         where = f" topic={self.topic!r}" if self.topic else ""
@@ -138,7 +142,7 @@ class Socket:
 
     def assign(self: S, mapping: Mapping[str, Any] | None = None, /, **values: Any) -> S:
         """A copy of the socket with ``values`` merged into ``assigns``."""
-        new = copy.copy(self)
+        new = self._clone()
         merged = dict(self.assigns)
         if mapping:
             merged.update(mapping)
@@ -147,9 +151,18 @@ class Socket:
         return new
 
     def _evolve(self: S, **fields: Any) -> S:
-        new = copy.copy(self)
+        new = self._clone()
         for k, v in fields.items():
             setattr(new, k, v)
+        return new
+
+    def _clone(self: S) -> S:
+        new = object.__new__(type(self))
+        for name in _FIELDS:
+            object.__setattr__(new, name, object.__getattribute__(self, name))
+        extra = self.__dict__
+        if extra:  # attributes a subclass set on itself
+            new.__dict__.update(extra)
         return new
 
     # -- channel API (valid on a joined channel's socket) -----------------------------
@@ -213,6 +226,9 @@ class Socket:
             ):
                 return channel, opts
         return None
+
+
+_FIELDS = tuple(n for n in Socket.__slots__ if n != "__dict__")
 
 
 def reply(socket_ref: SocketRef, status: str | tuple[str, Any]) -> None:
