@@ -436,9 +436,14 @@ async def _start(cls: type[GenServer[Any]], arg: Any, *, name: str | None, link:
         ack.fail(StartError(label, reason))
 
     proc.add_exit_hook(on_exit)
-    with trio.move_on_after(math.inf if timeout is None else timeout) as scope:
-        await ack.done.wait()
-    if scope.cancelled_caught:
+    timed_out = False
+    if timeout is None:
+        await ack.done.wait()  # no cancel scope on the common path (a channel join starts one)
+    else:
+        with trio.move_on_after(timeout) as scope:
+            await ack.done.wait()
+        timed_out = scope.cancelled_caught
+    if timed_out:
         me = current_process()
         if me is not None:
             me.links.discard(pid)
