@@ -29,7 +29,6 @@ processes, for serialising access to a resource, or to get supervision.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, final
