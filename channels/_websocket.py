@@ -112,7 +112,7 @@ class _WebSocketIO:
         if self.proc.mailbox:
             self.proc.deliver(_Encoded(data))
         else:
-            self.writer.write_nowait(data)
+            self.writer.write_coalesced(data)
 
     def close(self, code: int, reason: otp.ExitReason) -> None:
         if self.close_code is None:
