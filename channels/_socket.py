@@ -80,8 +80,23 @@ class Socket:
 
     # Fields of the value, set by the runtime. Slots: a server holds two or more copies
     # per joined connection (the transport's and each channel's).
-    __slots__ = ("assigns", "channel", "channel_pid", "endpoint", "join_ref", "joined", "pubsub_server", "ref",
-                 "serializer", "sink", "socket_id", "topic", "transport", "transport_pid", "__dict__")
+    __slots__ = (
+        "__dict__",
+        "assigns",
+        "channel",
+        "channel_pid",
+        "endpoint",
+        "join_ref",
+        "joined",
+        "pubsub_server",
+        "ref",
+        "serializer",
+        "sink",
+        "socket_id",
+        "topic",
+        "transport",
+        "transport_pid",
+    )
 
     assigns: Mapping[str, Any]
     endpoint: Any
