@@ -41,8 +41,10 @@ from ._supervisor import (
     Strategy,
     Supervisor,
     SupervisorError,
+    add_restart,
     logger,
     start_child_from_spec,
+    unwrap,
 )
 from ._types import KILL, SHUTDOWN, Down, Exit, ExitReason, Pid, is_normal_exit
 
@@ -145,13 +147,8 @@ class _DynamicSupervisorServer(GenServer[_State]):
         return await super().handle_info(msg, state)
 
     def _add_restart(self, state: _State) -> bool:
-        now = trio.current_time()
-        times = state.restart_times
-        times.append(now)
-        while times and times[0] < now - state.max_seconds:
-            times.popleft()
         state.total_restarts += 1
-        return len(times) <= state.max_restarts
+        return add_restart(state.restart_times, state.max_restarts, state.max_seconds)
 
     async def terminate(self, reason: ExitReason, state: _State) -> None:
         await _shutdown_many(state.children)
@@ -199,13 +196,6 @@ async def _shutdown_many(children: dict[Pid, ChildSpec]) -> None:
         del waiting[msg.ref]
 
 
-def _unwrap(result: tuple[str, Any]) -> Any:
-    tag, value = result
-    if tag == "error":
-        raise value
-    return value
-
-
 class DynamicSupervisor:
     """Start and manage dynamic supervisors (the client API)."""
 
@@ -231,20 +221,20 @@ class DynamicSupervisor:
     @staticmethod
     async def start_child(sup: Pid | str, spec: ChildSpec) -> Pid | None:
         """Start a child under ``sup``. Raises ``MaxChildrenError`` or the child's start error."""
-        return _unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
 
     @staticmethod
     async def terminate_child(sup: Pid | str, pid: Pid) -> None:
         """Stop one child (honouring its shutdown) and forget it."""
-        _unwrap(await call(sup, ("terminate_child", pid), None))
+        unwrap(await call(sup, ("terminate_child", pid), None))
 
     @staticmethod
     async def which_children(sup: Pid | str) -> list[tuple[None, Pid, str, str]]:
-        return _unwrap(await call(sup, ("which_children",)))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("which_children",)))  # type: ignore[no-any-return]
 
     @staticmethod
     async def count_children(sup: Pid | str) -> dict[str, int]:
-        return _unwrap(await call(sup, ("count_children",)))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("count_children",)))  # type: ignore[no-any-return]
 
 
 class PartitionSupervisor:

@@ -292,13 +292,8 @@ class _SupervisorServer(GenServer[_State]):
         return await self._restart(state, child)
 
     def _add_restart(self, state: _State) -> bool:
-        now = trio.current_time()
-        times = state.restart_times
-        times.append(now)
-        while times and times[0] < now - state.max_seconds:
-            times.popleft()
         state.total_restarts += 1
-        return len(times) <= state.max_restarts
+        return add_restart(state.restart_times, state.max_restarts, state.max_seconds)
 
     async def _restart(self, state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
         if not self._add_restart(state):
@@ -432,7 +427,21 @@ def _label(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", type(fn).__name__)
 
 
-def _unwrap(result: tuple[str, Any]) -> Any:
+def add_restart(times: collections.deque[float], max_restarts: int, max_seconds: float) -> bool:
+    """Record a restart now in the sliding window ``times``; False past the intensity.
+
+    More than ``max_restarts`` restarts within ``max_seconds`` means the supervisor must
+    give up (Elixir: ``length(restarts) <= max_restarts`` after dropping older ones).
+    """
+    now = trio.current_time()
+    times.append(now)
+    while times and times[0] < now - max_seconds:
+        times.popleft()
+    return len(times) <= max_restarts
+
+
+def unwrap(result: tuple[str, Any]) -> Any:
+    """The value of an ``("ok", value)`` reply, or raise the error of ``("error", exc)``."""
     tag, value = result
     if tag == "error":
         raise value
@@ -484,32 +493,32 @@ class Supervisor:
     @staticmethod
     async def start_child(sup: Pid | str, spec: ChildSpec) -> Pid | None:
         """Add and start a child. Raises ``SupervisorError`` if its id is taken."""
-        return _unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
 
     @staticmethod
     async def terminate_child(sup: Pid | str, id: Hashable) -> None:
         """Stop a child (its spec stays, unless it is temporary)."""
-        _unwrap(await call(sup, ("terminate_child", id), None))
+        unwrap(await call(sup, ("terminate_child", id), None))
 
     @staticmethod
     async def restart_child(sup: Pid | str, id: Hashable) -> Pid | None:
         """Start again a child that was terminated."""
-        return _unwrap(await call(sup, ("restart_child", id), None))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("restart_child", id), None))  # type: ignore[no-any-return]
 
     @staticmethod
     async def delete_child(sup: Pid | str, id: Hashable) -> None:
         """Forget a terminated child's spec."""
-        _unwrap(await call(sup, ("delete_child", id), None))
+        unwrap(await call(sup, ("delete_child", id), None))
 
     @staticmethod
     async def which_children(sup: Pid | str) -> list[tuple[Hashable, Pid | None, str, str]]:
         """``[(id, pid or None, "worker"|"supervisor", behaviour), ...]`` in start order."""
-        return _unwrap(await call(sup, ("which_children",)))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("which_children",)))  # type: ignore[no-any-return]
 
     @staticmethod
     async def count_children(sup: Pid | str) -> dict[str, int]:
         """``{"specs", "active", "supervisors", "workers"}`` counts."""
-        return _unwrap(await call(sup, ("count_children",)))  # type: ignore[no-any-return]
+        return unwrap(await call(sup, ("count_children",)))  # type: ignore[no-any-return]
 
     @staticmethod
     async def stop(sup: Pid | str, reason: ExitReason = "normal", timeout: float | None = None) -> None:
