@@ -62,7 +62,7 @@ class ChannelServer(otp.GenServer[Socket]):
         assert me is not None
         me.behaviour = arg.channel.__qualname__
         self.channel = arg.channel()
-        self.args = arg
+
         socket = arg.socket
         assert socket.transport_pid is not None
         self.transport_ref = otp.monitor(socket.transport_pid)

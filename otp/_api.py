@@ -165,17 +165,17 @@ def link(pid: Pid) -> None:
     if other is None:
         me.signal_exit(pid, NOPROC, linked=True)
         return
-    me.links.add(pid)
-    other.links.add(me.pid)
+    me.add_link(pid)
+    other.add_link(me.pid)
 
 
 def unlink(pid: Pid) -> None:
     """Remove the link between the current process and ``pid``, if any."""
     me = _me()
-    me.links.discard(pid)
+    me.remove_link(pid)
     other = me.node.process(pid)
     if other is not None:
-        other.links.discard(me.pid)
+        other.remove_link(me.pid)
 
 
 def monitor(pid: Pid | str) -> Ref:

@@ -172,10 +172,10 @@ async def _shutdown_many(children: dict[Pid, ChildSpec]) -> None:
     deadline = 0.0
     now = trio.current_time()
     for pid, spec in children.items():
-        me.links.discard(pid)
+        me.remove_link(pid)
         target = node.process(pid)
         if target is not None:
-            target.links.discard(me.pid)
+            target.remove_link(me.pid)
         ref = monitor(pid)
         waiting[ref] = pid
         if spec.shutdown is BRUTAL_KILL:

@@ -445,8 +445,8 @@ async def _start(cls: type[GenServer[Any]], arg: Any, *, name: str | None, link:
     if timed_out:
         me = current_process()
         if me is not None:
-            me.links.discard(pid)
-            proc.links.discard(me.pid)
+            me.remove_link(pid)
+            proc.remove_link(me.pid)
         proc.kill(KILLED)
         raise StartError(label, "timeout")
     if ack.error is not None:
@@ -496,10 +496,10 @@ async def _server_main(cls: type[GenServer[Any]], arg: Any, ack: _Ack) -> None:
 
 def _unlink_parent(me: Process, parent: Pid | None) -> None:
     if parent is not None and parent in me.links:
-        me.links.discard(parent)
+        me.remove_link(parent)
         p = me.node.process(parent)
         if p is not None:
-            p.links.discard(me.pid)
+            p.remove_link(me.pid)
 
 
 @dataclass(slots=True)

@@ -163,6 +163,8 @@ _run_node: trio.lowlevel.RunVar[Node | None] = trio.lowlevel.RunVar("otp_run_nod
 # Shared by every process that has not received a message yet: empty, never appended to
 # (``deliver`` replaces it first) -- a tuple, so that a stray append fails loudly.
 _NO_MAILBOX: Any = ()
+# Likewise for links (most processes of a server have one or two, many have none).
+_NO_LINKS: Any = frozenset()
 
 
 @final
@@ -210,7 +212,7 @@ class Process:
         # The deque is made on the first message: most processes of a server sit idle
         # with an empty mailbox, and an empty deque costs ~600 bytes.
         self.mailbox: collections.deque[Any] = _NO_MAILBOX
-        self.links: set[Pid] = set()
+        self.links: set[Pid] = _NO_LINKS  # a set once the first link is made
         # monitors I hold: ref -> monitored pid; monitors on me: ref -> watcher pid
         self.monitors: dict[Ref, Pid] = {}
         self.monitored_by: dict[Ref, Pid] = {}
@@ -308,6 +310,15 @@ class Process:
             self.mailbox = _NO_MAILBOX
         return m
 
+    def add_link(self, pid: Pid) -> None:
+        if self.links is _NO_LINKS:
+            self.links = set()
+        self.links.add(pid)
+
+    def remove_link(self, pid: Pid) -> None:
+        if self.links:
+            self.links.discard(pid)
+
     def drop(self, match: Callable[[Any], bool]) -> int:
         """Remove every queued message matching ``match``; return how many."""
         mb = self.mailbox
@@ -388,9 +399,9 @@ class Process:
         for other_pid in self.links:
             other = procs.get(other_pid.id)
             if other is not None:
-                other.links.discard(self.pid)
+                other.remove_link(self.pid)
                 other.signal_exit(self.pid, reason, linked=True)
-        self.links.clear()
+        self.links = _NO_LINKS
         for ref, watcher_pid in self.monitored_by.items():
             watcher = procs.get(watcher_pid.id)
             if watcher is not None and watcher.monitors.pop(ref, None) is not None:
@@ -543,8 +554,8 @@ class Node:
                 del self._procs[pid.id]
                 raise
         if link and me is not None:
-            me.links.add(pid)
-            proc.links.add(me.pid)
+            me.add_link(pid)
+            proc.add_link(me.pid)
         self._nursery.start_soon(self._run_process, proc, fn, args, name=f"otp{pid}")
         return pid
 

@@ -218,11 +218,11 @@ async def shutdown_child(pid: Pid, shutdown: float | ShutdownPolicy) -> ExitReas
     """
     me = _current.get()
     assert me is not None
-    me.links.discard(pid)
+    me.remove_link(pid)
     node = me.node
     target = node.process(pid)
     if target is not None:
-        target.links.discard(me.pid)
+        target.remove_link(me.pid)
     me.drop(lambda m: type(m) is Exit and m.pid is pid)
     ref = monitor(pid)
 
