@@ -187,109 +187,107 @@ async def run_websocket(
     serializer = socket.serializer
     assert serializer is not None
     exit_reason: otp.ExitReason = otp.NORMAL
-    async with trio.open_nursery() as nursery:
-        writer = SocketWriter(stream.socket.fileno(), nursery, max_outbox=options.max_outbox_bytes,
-                              on_close=lambda why: me.deliver(_Overflow(why)))
-        try:
-            conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
-        except HandshakeFailed as exc:
-            logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
-            nursery.cancel_scope.cancel()
-            return
-        io = _WebSocketIO(writer, me)
-        session = SocketSession(socket=socket, io=io, pool=pool)
-        me.summary = lambda: {
-            "transport": "websocket",
-            "peer": peer,
-            **session.summary(),
-            "outbox_bytes": writer.outbox_bytes,
-            "outbox_high_water": writer.high_water,
-            "bytes_written": writer.bytes_written,
-        }
-        if socket.socket_id is not None and socket.pubsub_server is not None:
-            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
-        # When the endpoint stops, the connection supervisor's shutdown becomes a message,
-        # so that the client gets a close frame (1012, "service restart": the JS client
-        # reconnects) rather than a dropped TCP connection.
-        me.trap_exit = True
-        parser = FrameParser(max_message_size=options.max_frame_size)
-        fd = stream.socket.fileno()
-        timeout = options.timeout
-        last_in = trio.current_time()
-        # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
-        # cancel scope around every wait: cheaper per message and per idle connection.
-        otp.send_after(timeout, me.pid, _IDLE_CHECK)
-        # The client's bytes are read here, in the transport process itself, not by a
-        # reader task: one task hand-off less per client message (and one task less per
-        # connection). While the mailbox is empty the process waits for the socket to be
-        # readable inside ``me.io_wait``; a message delivered meanwhile cancels that wait.
-        data: bytes = conn.take_rest()
-        client_closed = False
-        try:
-            while io.close_code is None:
-                if data:
-                    client_closed, exit_reason = await _handle_bytes(parser, data, conn, session, serializer,
-                                                                     io, me, options)
-                    data = b""
-                    last_in = trio.current_time()
-                    if client_closed:
+    writer = SocketWriter(stream.socket.fileno(), None, max_outbox=options.max_outbox_bytes,
+                          on_close=lambda why: me.deliver(_Overflow(why)))
+    try:
+        conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
+    except HandshakeFailed as exc:
+        logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
+        writer.close()
+        return
+    io = _WebSocketIO(writer, me)
+    session = SocketSession(socket=socket, io=io, pool=pool)
+    me.summary = lambda: {
+        "transport": "websocket",
+        "peer": peer,
+        **session.summary(),
+        "outbox_bytes": writer.outbox_bytes,
+        "outbox_high_water": writer.high_water,
+        "bytes_written": writer.bytes_written,
+    }
+    if socket.socket_id is not None and socket.pubsub_server is not None:
+        PubSub.subscribe(socket.pubsub_server, socket.socket_id)
+    # When the endpoint stops, the connection supervisor's shutdown becomes a message,
+    # so that the client gets a close frame (1012, "service restart": the JS client
+    # reconnects) rather than a dropped TCP connection.
+    me.trap_exit = True
+    parser = FrameParser(max_message_size=options.max_frame_size)
+    fd = stream.socket.fileno()
+    timeout = options.timeout
+    last_in = trio.current_time()
+    # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
+    # cancel scope around every wait: cheaper per message and per idle connection.
+    otp.send_after(timeout, me.pid, _IDLE_CHECK)
+    # The client's bytes are read here, in the transport process itself, not by a
+    # reader task: one task hand-off less per client message (and one task less per
+    # connection). While the mailbox is empty the process waits for the socket to be
+    # readable inside ``me.io_wait``; a message delivered meanwhile cancels that wait.
+    data: bytes = conn.take_rest()
+    client_closed = False
+    try:
+        while io.close_code is None:
+            if data:
+                client_closed, exit_reason = await _handle_bytes(parser, data, conn, session, serializer,
+                                                                 io, me, options)
+                data = b""
+                last_in = trio.current_time()
+                if client_closed:
+                    break
+                continue
+            if not me.mailbox:
+                with trio.CancelScope() as wait:
+                    me.io_wait = wait
+                    try:
+                        await trio.lowlevel.wait_readable(fd)
+                    finally:
+                        me.io_wait = None
+                if not wait.cancelled_caught:
+                    try:
+                        data = os.read(fd, RECEIVE_SIZE)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        client_closed = True  # the TCP connection ended without a close frame
                         break
                     continue
-                if not me.mailbox:
-                    with trio.CancelScope() as wait:
-                        me.io_wait = wait
-                        try:
-                            await trio.lowlevel.wait_readable(fd)
-                        finally:
-                            me.io_wait = None
-                    if not wait.cancelled_caught:
-                        try:
-                            data = os.read(fd, RECEIVE_SIZE)
-                        except BlockingIOError:
-                            continue
-                        except OSError:
-                            data = b""
-                        if not data:
-                            client_closed = True  # the TCP connection ended without a close frame
-                            break
-                        continue
-                msg = me.receive_nowait()
-                t = type(msg)
-                if t is _Encoded:
-                    writer.write_nowait(msg.data)
-                elif t is _IdleCheck:
-                    # Any frame from the client counts, pings included (as Cowboy's idle_timeout).
-                    idle = trio.current_time() - last_in
-                    if idle >= timeout:
-                        logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
-                        io.close(1000, otp.Shutdown("idle_timeout"))
-                    else:
-                        otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
-                elif t is _Overflow:
-                    if writer.closed:
-                        # Not a slow client: the socket is gone (a write failed). End as a
-                        # client close.
-                        logger.debug("WebSocket %s ended: %s", me.pid, msg.reason)
-                        client_closed = True
-                        break
-                    logger.warning("closing WebSocket %s: the client cannot keep up (%s)", me.pid, msg.reason)
-                    exit_reason = otp.Shutdown("overflow")
-                    await writer.finish(encode_ws_close(options.overflow_close_code, "client too slow"),
-                                        options.close_timeout)
+            msg = me.receive_nowait()
+            t = type(msg)
+            if t is _Encoded:
+                writer.write_nowait(msg.data)
+            elif t is _IdleCheck:
+                # Any frame from the client counts, pings included (as Cowboy's idle_timeout).
+                idle = trio.current_time() - last_in
+                if idle >= timeout:
+                    logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
+                    io.close(1000, otp.Shutdown("idle_timeout"))
+                else:
+                    otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
+            elif t is _Overflow:
+                if writer.closed:
+                    # Not a slow client: the socket is gone (a write failed). End as a
+                    # client close.
+                    logger.debug("WebSocket %s ended: %s", me.pid, msg.reason)
+                    client_closed = True
                     break
-                elif t is otp.Exit:
-                    if msg.pid is me.parent:
-                        io.close(1012, otp.SHUTDOWN)
-                elif not session.handle_info(msg):
-                    logger.debug("WebSocket %s ignored message %r", me.pid, msg)
-            if io.close_code is not None and not client_closed:
-                exit_reason = io.exit_reason
-                if writer.accepting and conn.open:
-                    conn.start_close(io.close_code)
-                    with trio.move_on_after(options.close_timeout):
-                        await _await_client_close(parser, stream)
-        finally:
-            writer.close()
-            nursery.cancel_scope.cancel()
+                logger.warning("closing WebSocket %s: the client cannot keep up (%s)", me.pid, msg.reason)
+                exit_reason = otp.Shutdown("overflow")
+                await writer.finish(encode_ws_close(options.overflow_close_code, "client too slow"),
+                                    options.close_timeout)
+                break
+            elif t is otp.Exit:
+                if msg.pid is me.parent:
+                    io.close(1012, otp.SHUTDOWN)
+            elif not session.handle_info(msg):
+                logger.debug("WebSocket %s ignored message %r", me.pid, msg)
+        if io.close_code is not None and not client_closed:
+            exit_reason = io.exit_reason
+            if writer.accepting and conn.open:
+                conn.start_close(io.close_code)
+                with trio.move_on_after(options.close_timeout):
+                    await _await_client_close(parser, stream)
+    finally:
+        writer.close()
     if exit_reason is not otp.NORMAL:
         raise otp.ProcessExit(exit_reason)

@@ -78,7 +78,7 @@ class SocketWriter:
         "queued_writes",
     )
 
-    def __init__(self, fd: int, nursery: trio.Nursery, *, max_outbox: int,
+    def __init__(self, fd: int, nursery: trio.Nursery | None, *, max_outbox: int,
                  on_close: Callable[[str], None] | None = None) -> None:
         self.fd = fd
         self._nursery = nursery
@@ -169,8 +169,19 @@ class SocketWriter:
             return False
         if not self._flushing:
             self._flushing = True
-            self._nursery.start_soon(self._flush)
+            if self._nursery is not None:
+                self._nursery.start_soon(self._flush)
+            else:
+                # No nursery per connection (it costs ~1.5 KiB on each): the rare flusher
+                # is a system task, and ends with the socket (closing it wakes the wait).
+                trio.lowlevel.spawn_system_task(self._flush_quietly, name="channels-flush")
         return True
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self._flush()
+        except (trio.ClosedResourceError, trio.BrokenResourceError, OSError) as exc:
+            self._fail(f"socket closed: {exc!r}")
 
     async def _flush(self) -> None:
         try:

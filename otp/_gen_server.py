@@ -507,18 +507,22 @@ class _Loop:
     server: GenServer[Any]
     me: Process
     parent: Pid | None
-    first: Ok[Any]
+    first: Ok[Any] | None
     state: Any = None
     last: Any = field(default=_NOTHING)
 
     async def run(self) -> None:
         server = self.server
         me = self.me
-        self.state = self.first.state
+        first = self.first
+        assert first is not None
+        self.first = None  # do not keep init's result (and its continue argument) alive
+        self.state = first.state
         me.summary = lambda: server.format_status(self.state)
         me.crash_context = self._context
-        cont = self.first.continue_
-        timeout = self.first.timeout
+        cont = first.continue_
+        timeout = first.timeout
+        del first
         name = type(server).__qualname__
         try:
             while True:
@@ -526,6 +530,7 @@ class _Loop:
                     self.last = ("continue", cont)
                     res = await server.handle_continue(cont, self.state)
                     _validate(f"{name}.handle_continue", res, _INFO_RETURNS)
+                    self.last = _NOTHING
                     if type(res) is Stop:
                         await self._stop(res)
                     self.state = res.state
