@@ -1,0 +1,45 @@
+"""The README's code examples run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import otp
+from channels import testing
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def example(heading: str) -> str:
+    section = README.split(f"## {heading}", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match is not None, heading
+    return match.group(1)
+
+
+async def test_the_first_channel_example_joins_broadcasts_and_replies(node: otp.Node) -> None:
+    module = types.ModuleType("readme_first_channel")
+    exec(compile(example("A first channel in 20 lines"), "README.md", "exec"), module.__dict__)
+    endpoint = module.endpoint
+    endpoint.requested_port = 0
+    async with testing.open_endpoint(endpoint) as ep:
+        client = await testing.connect(ep, "/socket")
+        assert await client.join("room:lobby", {"user": "ann"}) == ("ok", {})
+        await client.push("room:lobby", "new_msg", {"body": "hi"})
+        await client.assert_broadcast("room:lobby", "new_msg", {"body": "hi", "user": "ann"})
+        ref = await client.push("room:lobby", "other", {"a": 1})
+        await client.assert_reply(ref, "ok", {"echo": {"a": 1}})
+        assert (await client.join("room:secret", {}))[0] == "error"
+
+
+def test_the_runtime_example_runs_and_restarts_the_killed_counter(tmp_path: Path) -> None:
+    script = tmp_path / "runtime_example.py"
+    script.write_text(example("The actor runtime in 20 lines"))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1"
+    assert any("counter" in line and "Counter" in line for line in lines[1:])
