@@ -124,20 +124,21 @@ async def test_publisher_pipelines_a_burst_of_10000_publishes_received_in_order(
     )
 
 
-async def test_publisher_batches_what_piles_up_while_a_batch_is_on_the_wire(
+async def test_publisher_writes_at_once_when_idle_and_batches_what_piles_up_beyond_that(
     redis_url: str, channel: str
 ) -> None:
     publisher = RedisPublisher()
     async with await open_redis_connection(redis_url) as conn, trio.open_nursery() as nursery:
         await nursery.start(publisher.run, conn)
-        publisher.publish_nowait(channel, "first")
-        await trio.testing.wait_all_tasks_blocked()  # "first" is on the wire alone
+        publisher.publish_nowait(channel, "first")  # the connection is idle: written at once
+        assert publisher.statistics().direct == 1
         for i in range(50):
             publisher.publish_nowait(channel, str(i))
         await publisher.wait_flushed()
         nursery.cancel_scope.cancel()
     stats = publisher.statistics()
-    assert (stats.published, stats.batches) == (51, 2)
+    # 32 written directly (their replies unread), the rest of the burst pipelined in one batch.
+    assert (stats.published, stats.direct, stats.batches) == (51, 32, 1)
 
 
 async def test_publisher_drops_new_messages_when_the_buffer_is_full(channel: str) -> None:
