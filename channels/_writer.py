@@ -11,10 +11,11 @@ queued it calls ``os.write`` on the (non-blocking) socket at once, in the caller
 whatever the kernel refuses waits in a per-connection outbox, which a small flusher task
 drains when the socket becomes writable, coalescing everything queued into one write.
 The outbox is bounded in bytes: a client that cannot keep up is closed (the stated policy
-is ``on_overflow``), so it never slows a broadcast to anyone else.
+is ``on_close``: the transport closes the client with 1013), so it never slows a broadcast
+to anyone else.
 
-One writer per socket: trio-websocket writes its own frames (pongs, close frames, the
-handshake response) through ``WriterStream.send_all``, which is this same queue, so no
+One writer per socket: the handshake response trio-websocket writes, our pongs and close
+frames and every channel frame go through this same queue (``channels._wsconn``), so no
 frame can interleave with another, whoever wrote it.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 import attrs
 import trio
 
-__all__ = ["SocketWriter", "WriterStatistics", "WriterStream"]
+__all__ = ["SocketWriter", "WriterStatistics"]
 
 logger = logging.getLogger("channels.transport")
 
@@ -313,33 +314,3 @@ def _coalescer() -> _Coalescer:
         c = _Coalescer()
         _COALESCER.set(c)
     return c
-
-
-class WriterStream(trio.abc.Stream):
-    """A ``trio.abc.Stream`` that reads from ``inner`` and writes through a ``SocketWriter``.
-
-    Handed to trio-websocket, so that its writes (handshake response, pongs, close frames)
-    share the connection's single write queue.
-    """
-
-    def __init__(self, inner: trio.abc.Stream, writer: SocketWriter) -> None:
-        self._inner = inner
-        self._writer = writer
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self._inner.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        if self._writer.closed:
-            raise trio.BrokenResourceError(self._writer.close_reason or "writer closed")
-        self._writer.write_nowait(bytes(data))
-        await self._writer.wait_drained()
-        if self._writer.closed:
-            raise trio.BrokenResourceError(self._writer.close_reason or "writer closed")
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._writer.wait_drained()
-
-    async def aclose(self) -> None:
-        self._writer.close()
-        await self._inner.aclose()

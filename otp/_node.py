@@ -413,7 +413,6 @@ class Process:
                 target.monitored_by.pop(ref, None)
         self.monitors.clear()
         self.mailbox = _NO_MAILBOX
-        node._exited(self)
 
     # -- introspection -------------------------------------------------------------------
 
@@ -505,7 +504,6 @@ class Node:
         self._timer_seq = itertools.count()
         self._timer_scope: trio.CancelScope | None = None
         self._timer_wakeup_at = math.inf
-        self._all_exited = trio.Event()
         self._closing = False
         self._closed = False
         self.tables: dict[Hashable, Any] = {}
@@ -614,10 +612,6 @@ class Node:
             crash_logger.error(
                 "Process %s [%s] exited abnormally: %r%s", who, proc.behaviour, reason, extra
             )
-
-    def _exited(self, proc: Process) -> None:
-        if not self._procs and self._closing:
-            self._all_exited.set()
 
     def process(self, pid: Pid) -> Process | None:
         """The live ``Process`` for ``pid``, or None."""
@@ -783,7 +777,6 @@ class Node:
                 break
             for proc in reversed(roots):
                 await self._stop_process(proc)
-        self._all_exited.set()
 
     async def _stop_process(self, proc: Process) -> None:
         if not proc.alive:
@@ -798,10 +791,6 @@ class Node:
         logger.warning("%r did not stop within %s s of shutdown; killing it", proc, NODE_SHUTDOWN_TIMEOUT)
         proc.kill(KILLED)
         await done.wait()
-
-    async def wait_idle(self) -> None:
-        """Wait until every process is blocked (test helper around ``wait_all_tasks_blocked``)."""
-        await trio.testing.wait_all_tasks_blocked()
 
 
 def current_process() -> Process | None:
