@@ -130,20 +130,24 @@ class ChannelServer(otp.GenServer[Socket]):
         if message.event == "phx_leave":
             self._reply(socket, message.ref, ("ok", {}))
             return self._stop(otp.Shutdown("left"), socket)
-        res = await self.channel.handle_in(message.event, message.payload, socket._evolve(ref=message.ref))
-        name = f"{type(self.channel).__qualname__}.handle_in"
-        if isinstance(res, otp.Reply):
-            self._reply(socket, message.ref, _status_payload(res.reply))
-            return otp.NoReply(res.state._evolve(ref=None))
-        if isinstance(res, otp.NoReply):
-            return otp.NoReply(res.state._evolve(ref=None))
+        current = socket._evolve(ref=message.ref)
+        res = await self.channel.handle_in(message.event, message.payload, current)
+        if isinstance(res, otp.Reply | otp.NoReply):
+            if isinstance(res, otp.Reply):
+                self._reply(socket, message.ref, _status_payload(res.reply))
+            state = res.state
+            if state is current:
+                state.ref = None  # our own copy, made for this call: no need for another
+            elif state.ref is not None:
+                state = state._evolve(ref=None)
+            return otp.NoReply(state)
         if isinstance(res, otp.Stop):
             if res.has_reply:
                 self._reply(socket, message.ref, _status_payload(res.reply))
             return self._stop(res.reason, res.state)
         raise otp.BadReturnError(
-            f"expected {name} to return Reply(reply, socket) | NoReply(socket) | "
-            f"Stop(reason, socket[, reply=...]), got: {res!r}"
+            f"expected {type(self.channel).__qualname__}.handle_in to return Reply(reply, socket) | "
+            f"NoReply(socket) | Stop(reason, socket[, reply=...]), got: {res!r}"
         )
 
     def _reply(self, socket: Socket, ref: Any, status_payload: tuple[str, Any]) -> None:

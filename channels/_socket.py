@@ -22,6 +22,7 @@ is treated as immutable: ``assign`` returns a new socket, so return it from your
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -173,8 +174,8 @@ class Socket:
 
     def _clone(self: S) -> S:
         new = object.__new__(type(self))
-        for name in _FIELDS:
-            object.__setattr__(new, name, object.__getattribute__(self, name))
+        for slot, value in zip(_SLOTS, _GET_FIELDS(self), strict=True):
+            slot.__set__(new, value)
         extra = self.__dict__
         if extra:  # attributes a subclass set on itself
             new.__dict__.update(extra)
@@ -244,6 +245,8 @@ class Socket:
 
 
 _FIELDS = tuple(n for n in Socket.__slots__ if n != "__dict__")
+_GET_FIELDS = operator.attrgetter(*_FIELDS)
+_SLOTS = tuple(getattr(Socket, n) for n in _FIELDS)
 
 
 def reply(socket_ref: SocketRef, status: str | tuple[str, Any]) -> None:
