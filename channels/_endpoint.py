@@ -131,6 +131,8 @@ class _Limiter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.count = 0
+        #: Slots held by acceptors waiting in accept() (counted in ``count``).
+        self.reserved = 0
         self.high_water = 0
         self._lot = trio.lowlevel.ParkingLot()
 
@@ -325,7 +327,7 @@ class Endpoint:
     def statistics(self) -> dict[str, Any]:
         rt = self._runtime()
         return {
-            "connections": rt.limiter.count,
+            "connections": rt.limiter.count - rt.limiter.reserved,
             "connections_high_water": rt.limiter.high_water,
             "max_connections": rt.limiter.limit,
             "port": self.port,
@@ -410,17 +412,21 @@ async def _acceptor(endpoint: Endpoint, index: int) -> None:
     conns = f"{endpoint.name}.Connections"
     while True:
         await rt.limiter.wait_for_slot()
+        rt.limiter.acquire()  # reserved before accept(), so acceptors cannot overshoot the limit
+        rt.limiter.reserved += 1
         try:
             sock, _addr = await listener.accept()
-        except OSError as exc:
-            if exc.errno in _OVERLOAD:
+        except BaseException as exc:
+            rt.limiter.reserved -= 1
+            rt.limiter.release()
+            if isinstance(exc, OSError) and exc.errno in _OVERLOAD:
                 logger.error("acceptor %s: %s; backing off for 100 ms", me.pid, os.strerror(exc.errno or 0))
                 await trio.sleep(0.1)
                 continue
             raise
+        rt.limiter.reserved -= 1
         accepted += 1
         stream = trio.SocketStream(sock)
-        rt.limiter.acquire()
         try:
             await otp.DynamicSupervisor.start_child(conns, _connection_spec(stream, rt))
         except Exception:
@@ -430,8 +436,21 @@ async def _acceptor(endpoint: Endpoint, index: int) -> None:
 
 
 def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
-    return otp.ChildSpec(id="connection", start=lambda: otp.spawn_link(_connection, stream, rt),
-                         restart=otp.Restart.TEMPORARY, shutdown=5.0,
+    def start() -> otp.Pid:
+        pid = otp.spawn_link(_connection, stream, rt)
+        proc = otp.current_node().process(pid)
+        assert proc is not None
+
+        # Added at spawn, not in _connection: a process killed before it first runs must
+        # still close its socket and give its slot back.
+        def cleanup(_p: otp.Process, _r: Any) -> None:
+            stream.socket.close()
+            rt.limiter.release()
+
+        proc.add_exit_hook(cleanup)
+        return pid
+
+    return otp.ChildSpec(id="connection", start=start, restart=otp.Restart.TEMPORARY, shutdown=5.0,
                          behaviour="Connection")
 
 
@@ -442,7 +461,6 @@ async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
     me = otp.current_process()
     assert me is not None
     me.behaviour = "Connection"
-    me.add_exit_hook(lambda _p, _r: rt.limiter.release())
     peer, _local = stream_addresses(stream)
     me.summary = lambda: {"transport": "http", "peer": f"{peer[0]}:{peer[1]}" if peer else None}
 

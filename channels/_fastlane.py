@@ -102,7 +102,13 @@ class _FastlaneDispatcher:
             if meta.ready:
                 meta.sink.write_fastlane(hit[0], hit[1])
             else:
-                node.send(meta.transport_pid, PushFrame(hit[0], meta))
+                node.send(meta.transport_pid, PushFrame(hit[0]))
+
+
+    def end(self) -> None:
+        """The broadcast is dispatched: forget it (it must not be kept alive)."""
+        self.last = None
+        self.cache = {}
 
 
 fastlane_dispatcher = _FastlaneDispatcher()

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import otp
 
 from .protocol import Frame, Message
 
-if TYPE_CHECKING:
-    from ._fastlane import FastlaneSub
-
 
 @dataclass(frozen=True, slots=True)
 class PushFrame:
-    """channel -> transport: write this encoded frame (``{:socket_push, opcode, data}``).
-
-    ``sub`` is set for broadcasts queued before the transport finished the join (see
-    ``FastlaneSub.ready``).
-    """
+    """channel -> transport: write this encoded frame (``{:socket_push, opcode, data}``)."""
 
     frame: Frame
-    sub: FastlaneSub | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,6 +284,9 @@ def _dispatch(table: _Table, from_pid: otp.Pid | None, topic: Hashable, message:
     if fn is None:
         raise LookupError(f"unknown dispatcher {dispatcher!r}; register it with register_dispatcher()")
     otp.Registry.dispatch(table.registry, topic, lambda entries: fn(entries, from_pid, message))
+    end = getattr(fn, "end", None)
+    if end is not None:
+        end()
 
 
 def deliver_remote(pubsub: str, topic: str, message: Any, dispatcher: str) -> None:

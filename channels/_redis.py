@@ -290,6 +290,11 @@ class RedisConnection:
         await self.execute("PING")
 
     @property
+    def has_unsent(self) -> bool:
+        """Whether the tail of a ``send_nowait`` still waits to be written."""
+        return bool(self._unsent)
+
+    @property
     def pending_replies(self) -> int:
         """Replies still to be read (and discarded) before the next command."""
         return self._pending
@@ -572,6 +577,10 @@ class RedisPublisher:
             self._published += 1
             self._direct += 1
             self._settle(1)
+            if conn.has_unsent and self._wakeup is not None:
+                # Only part of it fit in the socket: the loop writes the rest now.
+                self._wakeup.set()
+                self._wakeup = None
             return True
         self._buffer.append((ch, data))
         self._enqueued += 1
@@ -626,6 +635,8 @@ class RedisPublisher:
         try:
             task_status.started()
             while True:
+                if connection.has_unsent:
+                    await connection.roundtrip(b"", 0)  # the tail of a direct PUBLISH
                 if not self._buffer:
                     self._wakeup = trio.Event()
                     await self._wakeup.wait()

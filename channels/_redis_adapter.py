@@ -102,6 +102,7 @@ class RedisAdapter:
     startup_timeout: float = 5.0
     publisher: RedisPublisher = field(init=False)
     _ready: trio.Event = field(init=False, default_factory=trio.Event)
+    _started: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         parse_redis_url(self.url)  # fail early on a bad URL
@@ -168,8 +169,12 @@ class RedisAdapter:
         self.pubsub = pubsub
 
         async def start() -> otp.Pid:
+            first = not self._started
+            self._started = True
             self._ready = trio.Event()
             pid = otp.spawn_link(self._main, name=f"{pubsub}.Adapter")
+            if not first:
+                return pid  # a restart must not hold the PubSub supervisor up
             with trio.move_on_after(self.startup_timeout):
                 await self._ready.wait()
             if not self._ready.is_set():

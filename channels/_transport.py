@@ -31,7 +31,7 @@ import otp
 from ._socket import Error, Ok
 from ._writer import SocketWriter
 from ._wsconn import HandshakeFailed, accept_websocket
-from .protocol import Opcode, encode_ws_frame
+from .protocol import Opcode, encode_ws_close, encode_ws_frame
 
 __all__ = ["Transport", "run_transport"]
 
@@ -76,6 +76,11 @@ class _IdleCheck:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class _Overflow:
+    reason: str
+
+
 _IDLE_CHECK = _IdleCheck()
 
 
@@ -89,7 +94,7 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
     reason: otp.ExitReason = otp.NORMAL
     async with trio.open_nursery() as nursery:
         writer = SocketWriter(stream.socket.fileno(), nursery, max_outbox=max_outbox_bytes,
-                              on_close=lambda why: me.deliver(_Closed(None)))
+                              on_close=lambda why: me.deliver(_Overflow(why)))
         try:
             conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
         except HandshakeFailed:
@@ -114,6 +119,16 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
                     otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
                     continue
                 if type(msg) is _Closed:
+                    client_closed = True
+                    break
+                if type(msg) is _Overflow:
+                    if writer.closed:  # the socket is gone, not a slow client
+                        client_closed = True
+                        break
+                    logger.warning("closing %s connection %s: the client cannot keep up (%s)", name, me.pid,
+                                   msg.reason)
+                    reason = otp.Shutdown("overflow")
+                    await writer.finish(encode_ws_close(1013, "client too slow"), 5.0)
                     client_closed = True
                     break
                 if type(msg) is otp.Exit:

@@ -279,6 +279,10 @@ async def run_websocket(
             elif t is otp.Exit:
                 if msg.pid is me.parent:
                     io.close(1012, otp.SHUTDOWN)
+                elif not otp.is_normal_exit(msg.reason):
+                    # A process linked to this connection (say, spawn_link-ed by the user's
+                    # connect) crashed: as in Erlang, the connection goes too.
+                    raise otp.ProcessExit(msg.reason)
             elif not session.handle_info(msg):
                 logger.debug("WebSocket %s ignored message %r", me.pid, msg)
         if io.close_code is not None and not client_closed:
@@ -287,6 +291,10 @@ async def run_websocket(
                 conn.start_close(io.close_code)
                 with trio.move_on_after(options.close_timeout):
                     await _await_client_close(parser, stream)
+        if client_closed and writer.accepting:
+            # Let our close echo (and what was queued before it) reach the client.
+            with trio.move_on_after(options.close_timeout):
+                await writer.wait_drained()
     finally:
         writer.close()
     if exit_reason is not otp.NORMAL:

@@ -159,6 +159,7 @@ class SocketWriter:
         self.outbox_bytes += len(rest)
         if self.outbox_bytes > self.high_water:
             self.high_water = self.outbox_bytes
+        self._start_flusher()
         if self.outbox_bytes > self.max_outbox:
             # Stop taking frames; keep what is queued (it ends on a frame boundary) so
             # that the owner can still finish with a clean close frame (``finish``).
@@ -168,6 +169,9 @@ class SocketWriter:
             if self.on_close is not None:
                 self.on_close(reason)
             return False
+        return True
+
+    def _start_flusher(self) -> None:
         if not self._flushing:
             self._flushing = True
             if self._nursery is not None:
@@ -176,7 +180,6 @@ class SocketWriter:
                 # No nursery per connection (it costs ~1.5 KiB on each): the rare flusher
                 # is a system task, and ends with the socket (closing it wakes the wait).
                 trio.lowlevel.spawn_system_task(self._flush_quietly, name="channels-flush")
-        return True
 
     async def _flush_quietly(self) -> None:
         try:
@@ -236,9 +239,12 @@ class SocketWriter:
         for it all to be written. Used to close a slow client cleanly."""
         if self.closed:
             return
-        self.accepting = True
-        self.write_nowait(last)
-        self.accepting = False
+        self.flush_pending()
+        if self.outbox is _NO_OUTBOX:
+            self.outbox = collections.deque()
+        self.outbox.append(last)  # past the limit on purpose: it is the last frame
+        self.outbox_bytes += len(last)
+        self._start_flusher()
         with trio.move_on_after(timeout):
             await self.wait_drained()
 

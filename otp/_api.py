@@ -217,7 +217,8 @@ def exit(pid: Pid, reason: ExitReason) -> None:
 
     ``KILL`` cannot be trapped and the victim exits ``KILLED``. A trapping process gets
     ``Exit(sender, reason)`` instead. ``NORMAL`` from another process is ignored unless
-    the target traps exits. Usable outside processes too (the signal then has no sender).
+    the target traps exits. Usable outside processes too (the signal then comes from the
+    node's pseudo-pid ``<0.0.0>``).
     """
     me = _current.get()
     current_node().exit(pid, reason, sender=me.pid if me is not None else None)

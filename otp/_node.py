@@ -50,7 +50,6 @@ from typing import Any, Final, TypeVar, final
 import attrs
 import outcome
 import trio
-import trio.testing
 
 from ._types import (
     KILL,
@@ -703,7 +702,7 @@ class Node:
         if reason is KILL or (type(reason) is str and reason == "kill"):
             proc.kill(KILLED)
             return
-        from_pid = sender if sender is not None else pid
+        from_pid = sender
         if is_normal_reason_only(reason) and from_pid is not pid:
             if proc.trap_exit:
                 proc.deliver(Exit(from_pid, reason))
