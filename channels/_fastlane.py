@@ -7,15 +7,16 @@ transport directly, never through the channel process.
 
 We go one step further, because a mailbox hop per subscriber costs a Trio scheduler pass
 (about 9 µs here, see ``reference/performance.md`` B1/B4): the entry holds the transport's
-*sink*, and the frame bytes are written to the socket synchronously, in the broadcasting
-task, while the kernel buffer accepts them (``channels._writer``). For WebSocket the frame
-is also framed once: server frames are unmasked, so the bytes are identical for every
-subscriber.
+*sink*, and the frame bytes go to the socket from the broadcasting task itself: collected
+per socket until that task yields, then written with one non-blocking ``send()`` per
+socket (``channels._writer``). For WebSocket the frame is also framed once: server frames
+are unmasked, so the bytes are identical for every subscriber.
 
-A join is the one place where this could reorder frames: the channel subscribes before
-the transport has written the join reply. Until the transport marks the subscription
-``ready`` (right after writing that reply), broadcasts go through the transport's mailbox
-like any other push, and the transport flushes them before it flips the flag.
+Order: what one process sends a transport keeps its order, as through Phoenix's
+transport mailbox. A sink writes directly only while the transport's mailbox is empty;
+otherwise the frame queues behind what waits there (a push of the same channel, the
+transport's own join reply...). And until the transport marks a new subscription
+``ready`` (right after writing the join reply), broadcasts go through its mailbox.
 """
 
 from __future__ import annotations
