@@ -269,24 +269,16 @@ class PG:
         """Add ``pids`` (default: the current process) to ``group``. A pid may join twice."""
         node = current_node()
         groups = PG._scope(scope)
-        if pids is None:
-            me = _current.get()
-            if me is None:
-                raise NoProcessError("PG.join must run in a process (or pass pids)")
-            pid_list = [me.pid]
-        elif isinstance(pids, Pid):
-            pid_list = [pids]
-        else:
-            pid_list = list(pids)
-        for pid in pid_list:
+        hooked = node.tables.setdefault(("pg_hooked", scope), set())
+        for pid in _pid_list(pids, "PG.join"):
             proc = node.process(pid)
             if proc is None:
                 continue
             members = groups.setdefault(group, {})
-            first = all(pid not in g for g in groups.values() if g is not members) and pid not in members
             members[pid] = members.get(pid, 0) + 1
-            if first:
-                proc.add_exit_hook(_pg_cleanup(groups))
+            if pid not in hooked:
+                hooked.add(pid)
+                proc.add_exit_hook(_pg_cleanup(groups, hooked))
 
     @staticmethod
     def leave(group: Hashable, pids: Pid | Iterable[Pid] | None = None, *, scope: str = "pg") -> None:
@@ -295,16 +287,7 @@ class PG:
         members = groups.get(group)
         if not members:
             return
-        if pids is None:
-            me = _current.get()
-            if me is None:
-                raise NoProcessError("PG.leave must run in a process (or pass pids)")
-            pid_list = [me.pid]
-        elif isinstance(pids, Pid):
-            pid_list = [pids]
-        else:
-            pid_list = list(pids)
-        for pid in pid_list:
+        for pid in _pid_list(pids, "PG.leave"):
             n = members.get(pid, 0)
             if n > 1:
                 members[pid] = n - 1
@@ -324,8 +307,18 @@ class PG:
         return list(PG._scope(scope))
 
 
-def _pg_cleanup(groups: dict[Hashable, dict[Pid, int]]) -> Callable[[Process, ExitReason], None]:
+def _pid_list(pids: Pid | Iterable[Pid] | None, what: str) -> list[Pid]:
+    if pids is None:
+        me = _current.get()
+        if me is None:
+            raise NoProcessError(f"{what} must run in a process (or pass pids)")
+        return [me.pid]
+    return [pids] if isinstance(pids, Pid) else list(pids)
+
+
+def _pg_cleanup(groups: dict[Hashable, dict[Pid, int]], hooked: set[Pid]) -> Callable[[Process, ExitReason], None]:
     def cleanup(proc: Process, _reason: ExitReason) -> None:
+        hooked.discard(proc.pid)
         for name in [g for g, members in groups.items() if proc.pid in members]:
             del groups[name][proc.pid]
             if not groups[name]:
