@@ -205,13 +205,16 @@ class Round:
         self.server.wait_listening(30.0)
         return self.server
 
-    def worker(self, role: str, **cfg: Any) -> Worker:
+    def worker(self, role: str, *, cpu: int | str | None = "load", **cfg: Any) -> Worker:
+        """A load worker, pinned to the load CPU unless ``cpu`` names another (or None)."""
         assert self.server is not None
+        pin = load_cpu() if cpu == "load" else cpu
+        assert pin is None or isinstance(pin, int)
         full = {"role": role, "proto": self.spec.proto, "port": self.server.port,
-                "topic": topic_for(self.spec), "cpu": load_cpu(), **cfg}
+                "topic": topic_for(self.spec), "cpu": pin, **cfg}
         w = Worker(self.env.load_python, LOADGEN, full,
                    self.env.logs / f"{self.label}-{self.spec.name}-{role}{len(self.workers)}.log",
-                   cpu=load_cpu(), cwd=tempfile.gettempdir())
+                   cpu=pin, cwd=tempfile.gettempdir())
         self.workers.append(w)
         return w
 
@@ -493,8 +496,11 @@ def roundtrip_round(rnd: Round, duration_s: float, warmup_s: float) -> list[dict
     server = rnd.start_server()
     out: dict[str, Any] = {}
     for clients in ROUNDTRIP_CLIENTS:
-        w = rnd.worker("rt", n=clients, src="127.0.0.2", concurrency=50, timeout=20.0,
-                       size=PAYLOAD_SIZE)
+        # One client shares the server's CPU (no cross-CPU wake-ups in its latency);
+        # 100 clients are load, on the load CPU like every other scenario's.
+        cpu = server_cpu() if clients == 1 else "load"
+        w = rnd.worker("rt", cpu=cpu, n=clients, src="127.0.0.2", concurrency=50,
+                       timeout=20.0, size=PAYLOAD_SIZE)
         ready = w.wait("ready", 60.0)
         if ready["ok"] != clients:
             raise BenchError(f"only {ready['ok']}/{clients} clients joined: {ready['errors']}")
