@@ -221,7 +221,7 @@ async def run_websocket(
     # The client's bytes are read here, in the transport process itself, not by a
     # reader task: one task hand-off less per client message (and one task less per
     # connection). While the mailbox is empty the process waits for the socket to be
-    # readable inside ``me.io_wait``; a message delivered meanwhile cancels that wait.
+    # readable in ``me.wait_readable``, which a message delivered meanwhile wakes.
     data: bytes = conn.take_rest()
     client_closed = False
     try:
@@ -234,24 +234,17 @@ async def run_websocket(
                 if client_closed:
                     break
                 continue
-            if not me.mailbox:
-                with trio.CancelScope() as wait:
-                    me.io_wait = wait
-                    try:
-                        await trio.lowlevel.wait_readable(fd)
-                    finally:
-                        me.io_wait = None
-                if not wait.cancelled_caught:
-                    try:
-                        data = os.read(fd, RECEIVE_SIZE)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        data = b""
-                    if not data:
-                        client_closed = True  # the TCP connection ended without a close frame
-                        break
+            if not me.mailbox and await me.wait_readable(fd):
+                try:
+                    data = os.read(fd, RECEIVE_SIZE)
+                except BlockingIOError:
                     continue
+                except OSError:
+                    data = b""
+                if not data:
+                    client_closed = True  # the TCP connection ended without a close frame
+                    break
+                continue
             msg = me.receive_nowait()
             t = type(msg)
             if t is _Encoded:

@@ -190,7 +190,15 @@ class SocketWriter:
     async def _flush(self) -> None:
         try:
             while self.outbox and not self.closed:
-                await trio.lowlevel.wait_writable(self.fd)
+                try:
+                    await trio.lowlevel.wait_writable(self.fd)
+                except trio.ClosedResourceError:
+                    if self.closed:
+                        raise
+                    # Not closed: the owner's ``otp.Process.wait_readable`` was woken by a
+                    # message (notify_closing wakes every waiter on the fd). The socket
+                    # is closed only after this writer (``close()`` comes first).
+                    continue
                 if self.closed:  # closed while we waited
                     break  # type: ignore[unreachable]
                 if len(self.outbox) == 1:

@@ -9,6 +9,7 @@ import struct
 
 import pytest
 import trio
+import trio.testing
 
 import channels
 import otp
@@ -231,6 +232,37 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
         await fast.settle()
         assert events("terminate") == [otp.Shutdown("overflow")]
         assert sum("cannot keep up" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_messages_waking_the_transport_do_not_stop_a_pending_flush(node: otp.Node) -> None:
+    # The transport waits for its socket and its mailbox at once; a message wakes that
+    # wait (otp.Process.wait_readable), which must not end the writer's wait for room.
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=16 * 1024 * 1024))
+    async with testing.open_endpoint(endpoint) as ep:
+        client = await testing.connect(ep, params={"user": "slow"})
+        assert await client.join("room:1") == ("ok", {})
+        client.pause_reading()
+        transport = ep.transport_of("user:slow")
+        assert transport.summary is not None
+        big = {"data": "x" * 32 * 1024}
+        sent = 0
+        while transport.summary()["outbox_bytes"] == 0:
+            ep.broadcast("room:1", "big", big)
+            sent += 1
+            assert sent < 2000, "the socket never filled"
+            await trio.testing.wait_all_tasks_blocked()
+        for i in range(3):
+            otp.send(transport.pid, ("poke", i))  # ignored by the transport, but wakes it
+            await trio.testing.wait_all_tasks_blocked()
+        assert otp.is_alive(transport.pid)
+        assert transport.summary()["outbox_bytes"] > 0
+        client.resume_reading()
+        for _ in range(sent):
+            await client.assert_broadcast("room:1", "big")
+        assert transport.summary()["outbox_bytes"] == 0
+        ref = await client.heartbeat()
+        await client.assert_reply(ref, "ok", {})
+        await client.close()
 
 
 # -- raw WebSocket frames -------------------------------------------------------------------------
