@@ -42,6 +42,8 @@ class JoinArgs:
 
 
 def _status_payload(reply: Any) -> tuple[str, Any]:
+    if type(reply) is tuple and len(reply) == 2 and type(reply[0]) is str:
+        return reply
     if isinstance(reply, str):
         return reply, {}
     if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[0], str):
@@ -130,9 +132,11 @@ class ChannelServer(otp.GenServer[Socket]):
         if message.event == "phx_leave":
             self._reply(socket, message.ref, ("ok", {}))
             return self._stop(otp.Shutdown("left"), socket)
-        current = socket._evolve(ref=message.ref)
+        current = socket._clone()
+        current.ref = message.ref
         res = await self.channel.handle_in(message.event, message.payload, current)
-        if isinstance(res, otp.Reply | otp.NoReply):
+        t = type(res)
+        if t is otp.Reply or t is otp.NoReply or isinstance(res, otp.Reply | otp.NoReply):
             if isinstance(res, otp.Reply):
                 self._reply(socket, message.ref, _status_payload(res.reply))
             state = res.state

@@ -27,7 +27,7 @@ import otp
 
 from ._channel_server import JoinArgs, channel_child_spec
 from ._fastlane import FastlaneSub, Sink
-from ._messages import JoinResult, PushFrame, SocketClose, SocketDrain
+from ._messages import ClientMessage, JoinResult, PushFrame, SocketClose, SocketDrain
 from ._socket import Socket
 from .protocol import Broadcast, Frame, Message, Reply, Serializer
 
@@ -57,6 +57,7 @@ class TransportIO(Protocol):
 class _Joined:
     topic: str
     pid: otp.Pid
+    proc: otp.Process | None
     join_ref: Any
     mref: otp.Ref
     sub: FastlaneSub
@@ -95,28 +96,38 @@ class SocketSession:
     # -- client input -----------------------------------------------------------------------
 
     async def handle_in(self, msg: Message) -> None:
+        """Handle one message from the client (a join waits for the channel's answer)."""
+        if not self.handle_in_nowait(msg):
+            await self._join(msg)
+
+    def handle_in_nowait(self, msg: Message) -> bool:
+        """Handle a message from the client that needs no waiting: everything but a join,
+        for which it returns False (then ``handle_in`` it)."""
         topic = msg.topic
         event = msg.event
+        if event == "phx_join":
+            return False
         if topic == "phoenix" and event == "heartbeat":
             self._reply(None, msg.ref, "phoenix", "ok", {})
-            return
-        if event == "phx_join":
-            await self._join(msg)
-            return
+            return True
         joined = self.channels.get(topic)
         if joined is not None:
             if msg.join_ref is not None and msg.join_ref != joined.join_ref:
                 logger.debug("dropping stale message for %r (join_ref %r, joined %r)",
                              topic, msg.join_ref, joined.join_ref)
-                return
-            from ._messages import ClientMessage
-
-            otp.send(joined.pid, ClientMessage(msg))
-            return
+                return True
+            # Straight into the channel's mailbox (what otp.send does, less the lookup of
+            # the pid: this is the request path). Until its Down reaches us the channel
+            # may be gone: then, as any send to a dead pid, the message is dropped.
+            proc = joined.proc
+            if proc is not None and proc.alive:
+                proc.deliver(ClientMessage(msg))
+            return True
         if event == "phx_leave":
             self._reply(msg.join_ref, msg.ref, topic, "ok", {})
-            return
+            return True
         self._reply(None, msg.ref, topic, "error", {"reason": "unmatched topic"})
+        return True
 
     async def _join(self, msg: Message) -> None:
         topic = msg.topic
@@ -171,7 +182,9 @@ class SocketSession:
         if type(result) is otp.Down:
             self._reply(reply_join_ref, msg.ref, topic, "error", {"reason": "join crashed"})
         elif result.status == "ok":
-            joined = _Joined(topic, pid, msg.join_ref, mref, sub)
+            # None if it has died since it answered: its Down, on the way, ends the join.
+            proc = otp.current_node().process(pid)
+            joined = _Joined(topic, pid, proc, msg.join_ref, mref, sub)
             self.channels[topic] = joined
             self.by_pid[pid] = joined
             self.by_mref[mref] = joined

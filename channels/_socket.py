@@ -22,7 +22,6 @@ is treated as immutable: ``assign`` returns a new socket, so return it from your
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -173,9 +172,23 @@ class Socket:
         return new
 
     def _clone(self: S) -> S:
+        # Spelled out (every slot but __dict__): a copy per client message is on the
+        # request path, and this is about 3x faster than a loop over the slots.
         new = object.__new__(type(self))
-        for slot, value in zip(_SLOTS, _GET_FIELDS(self), strict=True):
-            slot.__set__(new, value)
+        new.assigns = self.assigns
+        new.channel = self.channel
+        new.channel_pid = self.channel_pid
+        new.endpoint = self.endpoint
+        new.join_ref = self.join_ref
+        new.joined = self.joined
+        new.pubsub_server = self.pubsub_server
+        new.ref = self.ref
+        new.serializer = self.serializer
+        new.sink = self.sink
+        new.socket_id = self.socket_id
+        new.topic = self.topic
+        new.transport = self.transport
+        new.transport_pid = self.transport_pid
         extra = self.__dict__
         if extra:  # attributes a subclass set on itself
             new.__dict__.update(extra)
@@ -244,9 +257,6 @@ class Socket:
         return None
 
 
-_FIELDS = tuple(n for n in Socket.__slots__ if n != "__dict__")
-_GET_FIELDS = operator.attrgetter(*_FIELDS)
-_SLOTS = tuple(getattr(Socket, n) for n in _FIELDS)
 
 
 def reply(socket_ref: SocketRef, status: str | tuple[str, Any]) -> None:

@@ -133,7 +133,8 @@ async def _handle_bytes(parser: FrameParser, data: bytes, conn: WSConnection, se
                 logger.warning("closing WebSocket %s: invalid message from the client: %s", me.pid, exc)
                 io.close(1011, otp.Shutdown("invalid_message"))
                 return False, otp.NORMAL
-            await session.handle_in(message)
+            if not session.handle_in_nowait(message):
+                await session.handle_in(message)  # a join: it waits for the channel
             if io.close_code is not None:
                 return False, otp.NORMAL
         elif isinstance(event, PingFrame):

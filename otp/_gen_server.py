@@ -454,8 +454,9 @@ async def _start(cls: type[GenServer[Any]], arg: Any, *, name: str | None, link:
     return pid
 
 
-def _validate(callback: str, result: Any, allowed: tuple[type, ...]) -> None:
+def _validate(owner: str, callback: str, result: Any, allowed: tuple[type, ...]) -> None:
     if type(result) not in allowed:
+        callback = f"{owner}.{callback}"
         names = " | ".join(f"{t.__name__}(...)" for t in allowed)
         raise BadReturnError(f"expected {callback} to return one of {names}, got: {result!r}")
 
@@ -472,7 +473,7 @@ async def _server_main(cls: type[GenServer[Any]], arg: Any, ack: _Ack) -> None:
     parent = me.parent
     try:
         result = await server.init(arg)
-        _validate(f"{cls.__qualname__}.init", result, _INIT_RETURNS)
+        _validate(cls.__qualname__, "init", result, _INIT_RETURNS)
     except BaseException as exc:
         if isinstance(exc, Exception):
             # Fail the starter with the original error, and do not kill it through the link.
@@ -529,7 +530,7 @@ class _Loop:
                 if cont is not _NOTHING:
                     self.last = ("continue", cont)
                     res = await server.handle_continue(cont, self.state)
-                    _validate(f"{name}.handle_continue", res, _INFO_RETURNS)
+                    _validate(name, "handle_continue", res, _INFO_RETURNS)
                     self.last = _NOTHING
                     if type(res) is Stop:
                         await self._stop(res)
@@ -550,7 +551,7 @@ class _Loop:
                         # otp.stop waits for our Down: no reply, it would come too early.
                         await self._stop(Stop(msg.request.reason, self.state))
                     cres = await server.handle_call(msg.request, msg.from_, self.state)
-                    _validate(f"{name}.handle_call", cres, _CALL_RETURNS)
+                    _validate(name, "handle_call", cres, _CALL_RETURNS)
                     if type(cres) is Reply:
                         reply(msg.from_, cres.reply)
                     elif type(cres) is Stop:
@@ -560,7 +561,7 @@ class _Loop:
                     continue
                 elif t is Cast:
                     res = await server.handle_cast(msg.request, self.state)
-                    _validate(f"{name}.handle_cast", res, _INFO_RETURNS)
+                    _validate(name, "handle_cast", res, _INFO_RETURNS)
                     if type(res) is Stop:
                         await self._stop(res)
                 elif t is Exit and me.trap_exit and (
@@ -576,7 +577,7 @@ class _Loop:
                     raise ProcessExit(msg.reason)
                 else:
                     res = await server.handle_info(msg, self.state)
-                    _validate(f"{name}.handle_info", res, _INFO_RETURNS)
+                    _validate(name, "handle_info", res, _INFO_RETURNS)
                     if type(res) is Stop:
                         await self._stop(res)
                 self.state = res.state
