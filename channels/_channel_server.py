@@ -111,7 +111,16 @@ class ChannelServer(otp.GenServer[Socket]):
     async def handle_info(self, msg: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
         t = type(msg)
         if t is ClientMessage:
-            return await self._handle_in(msg.message, socket)
+            message = msg.message
+            if message.event == "phx_leave":
+                self._reply(socket, message.ref, ("ok", {}))
+                return self._stop(otp.Shutdown("left"), socket)
+            # handle_in gets a copy of the socket carrying the message's ref (for an
+            # async reply); inlined here, the request path.
+            current = socket._clone()
+            current.ref = message.ref
+            res = await self.channel.handle_in(message.event, message.payload, current)
+            return self._after_handle_in(message, res, socket, current)
         if t is Broadcast:
             if msg.topic == socket.topic:
                 res = await self.channel.handle_out(msg.event, msg.payload, socket)
@@ -128,13 +137,8 @@ class ChannelServer(otp.GenServer[Socket]):
         res = await self.channel.handle_info(msg, socket)
         return self._result("handle_info", res, socket)
 
-    async def _handle_in(self, message: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
-        if message.event == "phx_leave":
-            self._reply(socket, message.ref, ("ok", {}))
-            return self._stop(otp.Shutdown("left"), socket)
-        current = socket._clone()
-        current.ref = message.ref
-        res = await self.channel.handle_in(message.event, message.payload, current)
+    def _after_handle_in(self, message: Any, res: Any, socket: Socket, current: Socket
+                         ) -> otp.NoReply[Socket] | otp.Stop[Socket]:
         t = type(res)
         if t is otp.Reply or t is otp.NoReply or isinstance(res, otp.Reply | otp.NoReply):
             if isinstance(res, otp.Reply):

@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, final
 
 import trio
+from trio.lowlevel import current_task, wait_task_rescheduled
 
 from ._api import demonitor, monitor, open_mailbox
 from ._node import (
+    _NO_MAILBOX,
     Dest,
     Process,
     ProcessExit,
@@ -538,7 +540,16 @@ class _Loop:
                     cont, timeout = res.continue_, res.timeout  # type: ignore[union-attr]
                     continue
                 if timeout is None:
-                    msg = await me.receive(None, None)
+                    # Process.receive(), inlined for the common case (every message of
+                    # every GenServer): no coroutine per message.
+                    mb = me.mailbox
+                    while not mb:
+                        me._waiting = current_task()
+                        await wait_task_rescheduled(me._abort)
+                        mb = me.mailbox
+                    msg = mb.popleft()
+                    if not mb:
+                        me.mailbox = _NO_MAILBOX  # give the deque back while idle
                 else:
                     try:
                         msg = await me.receive(None, timeout)

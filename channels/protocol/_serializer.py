@@ -420,6 +420,14 @@ def _v2_fields(value: Any, what: str) -> tuple[Ref, Ref, str, str, Any]:
 
 
 def _v2_structure_message(value: Any, _cl: object = None) -> Message:
+    if type(value) is list and len(value) == 5:
+        # The usual, well-formed message, checked inline; anything else goes through
+        # _v2_fields, which names what is wrong.
+        join_ref, ref, topic, event, payload = value
+        if (type(topic) is str and type(event) is str
+                and (join_ref is None or type(join_ref) is str or type(join_ref) is int)
+                and (ref is None or type(ref) is str or type(ref) is int)):
+            return Message(topic, event, payload, ref, join_ref)
     join_ref, ref, topic, event, payload = _v2_fields(value, "text frame")
     return Message(topic, event, payload, ref, join_ref)
 

@@ -109,6 +109,16 @@ class FrameParser:
         """Parse as many complete frames as ``data`` (with what was buffered) holds."""
         if self._failed:
             return []
+        if not self._buf and self._opcode is None and len(data) >= 6 and data[0] == 0x81:
+            # The common case on a request path: exactly one whole, masked, short text
+            # frame (FIN, no RSV bits), nothing buffered. Anything else, or text that is
+            # not UTF-8, goes the general way below.
+            length = data[1] - 0x80  # negative if the mask bit is not set
+            if 0 <= length < 126 and len(data) == length + 6 and length <= self.max_message_size:
+                try:
+                    return [Message(unmask(data[6:], bytes(data[2:6])).decode("utf-8"))]
+                except UnicodeDecodeError:
+                    pass
         buf = self._buf
         buf += data
         events: list[Event] = []
