@@ -475,7 +475,10 @@ async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
     try:
         await serve_http(stream, handler, limits=rt.endpoint.http_limits)
         if upgraded:
-            await upgraded.pop()()
+            # Only the connection's coroutine is kept for its life, not what made it.
+            connection = upgraded.pop()()
+            del handler, upgraded
+            await connection
     finally:
         stream.socket.close()
 

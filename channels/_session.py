@@ -19,6 +19,7 @@ long-poll session). It is transport-agnostic: it hands encoded frames to the tra
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -51,6 +52,17 @@ class TransportIO(Protocol):
 
     def close(self, code: int, reason: otp.ExitReason) -> None:
         """Close the connection with WebSocket ``code``; the transport exits ``reason``."""
+
+
+_INTERCEPTS: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _intercepted(channel_cls: type) -> frozenset[str]:
+    """The channel class's ``intercept`` events, one frozenset per class (not per join)."""
+    found = _INTERCEPTS.get(channel_cls)
+    if found is None:
+        found = _INTERCEPTS[channel_cls] = frozenset(getattr(channel_cls, "intercept", ()))
+    return found
 
 
 @dataclass(eq=False, slots=True)
@@ -157,8 +169,7 @@ class SocketSession:
         me = otp.current_process()
         assert me is not None
         ref = otp.make_ref()
-        sub = FastlaneSub(self.io.sink, self.serializer,
-                          frozenset(getattr(channel_cls, "intercept", ())), me.pid)
+        sub = FastlaneSub(self.io.sink, self.serializer, _intercepted(channel_cls), me.pid)
         args = JoinArgs(channel_cls, socket, msg.payload, ref, sub)
         try:
             pid = await otp.PartitionSupervisor.start_child(self.pool, channel_child_spec(args), key=ref)

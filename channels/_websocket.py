@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -84,14 +85,36 @@ class _Overflow:
 class _WebSocketIO:
     """``TransportIO`` and fastlane ``Sink`` of one WebSocket connection."""
 
+    __slots__ = ("close_code", "exit_reason", "peer", "proc", "session", "writer")
+
     encoding = "ws"
 
-    def __init__(self, writer: SocketWriter, proc: otp.Process) -> None:
+    def __init__(self, writer: SocketWriter, proc: otp.Process, peer: str | None) -> None:
         self.writer = writer
         self.proc = proc
-        self.sink = self
+        self.peer = peer
+        self.session: SocketSession | None = None
         self.close_code: int | None = None
         self.exit_reason: otp.ExitReason = otp.NORMAL
+
+    @property
+    def sink(self) -> _WebSocketIO:
+        return self
+
+    def on_writer_close(self, why: str) -> None:
+        self.proc.deliver(_Overflow(why))
+
+    def summary(self) -> dict[str, Any]:
+        """The connection process's introspection summary."""
+        writer = self.writer
+        return {
+            "transport": "websocket",
+            "peer": self.peer,
+            **(self.session.summary() if self.session is not None else {}),
+            "outbox_bytes": writer.outbox_bytes,
+            "outbox_high_water": writer.high_water,
+            "bytes_written": writer.bytes_written,
+        }
 
     def write_frame(self, frame: Frame) -> None:
         self.writer.write_nowait(frame_to_ws_bytes(frame))
@@ -188,24 +211,18 @@ async def run_websocket(
     serializer = socket.serializer
     assert serializer is not None
     exit_reason: otp.ExitReason = otp.NORMAL
-    writer = SocketWriter(stream.socket.fileno(), None, max_outbox=options.max_outbox_bytes,
-                          on_close=lambda why: me.deliver(_Overflow(why)))
+    writer = SocketWriter(stream.socket.fileno(), None, max_outbox=options.max_outbox_bytes)
+    io = _WebSocketIO(writer, me, peer)
+    writer.on_close = io.on_writer_close
     try:
         conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
     except HandshakeFailed as exc:
         logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
         writer.close()
         return
-    io = _WebSocketIO(writer, me)
-    session = SocketSession(socket=socket, io=io, pool=pool)
-    me.summary = lambda: {
-        "transport": "websocket",
-        "peer": peer,
-        **session.summary(),
-        "outbox_bytes": writer.outbox_bytes,
-        "outbox_high_water": writer.high_water,
-        "bytes_written": writer.bytes_written,
-    }
+    del replay  # the upgrade request: not kept for the life of the connection
+    session = io.session = SocketSession(socket=socket, io=io, pool=pool)
+    me.summary = io.summary
     if socket.socket_id is not None and socket.pubsub_server is not None:
         PubSub.subscribe(socket.pubsub_server, socket.socket_id)
     # When the endpoint stops, the connection supervisor's shutdown becomes a message,

@@ -73,6 +73,36 @@ class _Init:
     max_seconds: float
 
 
+def _not_kept() -> None:  # pragma: no cover - a temporary child is never restarted
+    raise SupervisorError("the start function of a temporary child is not kept")
+
+
+_SLIM: dict[tuple[Any, ...], ChildSpec] = {}
+_SLIM_LIMIT = 1024
+
+
+def _kept(spec: ChildSpec) -> ChildSpec:
+    """What the supervisor keeps of a started child's spec.
+
+    A temporary child is never restarted, so, as OTP's supervisor does for its dynamic
+    temporary children, its start function (and whatever that holds: a connection's
+    stream, a channel's join arguments) is not kept: a spec with only the type, shutdown
+    and behaviour stands in for it (shared between children alike; a dynamic
+    supervisor's child ids are ignored anyway). With a child per connection and per
+    joined channel, this is a few hundred bytes per connection.
+    """
+    if spec.restart is not Restart.TEMPORARY:
+        return spec
+    key = (spec.type, spec.shutdown, spec.behaviour)
+    slim = _SLIM.get(key)
+    if slim is None:
+        slim = ChildSpec(id=None, start=_not_kept, restart=Restart.TEMPORARY,
+                         type=spec.type, shutdown=spec.shutdown, behaviour=spec.behaviour)
+        if len(_SLIM) < _SLIM_LIMIT:
+            _SLIM[key] = slim
+    return slim
+
+
 class _DynamicSupervisorServer(GenServer[_State]):
     behaviour_name: ClassVar[str | None] = "DynamicSupervisor"
     trap_exit: ClassVar[bool] = True
@@ -94,7 +124,7 @@ class _DynamicSupervisorServer(GenServer[_State]):
             except Exception as exc:
                 return Reply(("error", exc), state)
             if pid is not None:
-                state.children[pid] = spec
+                state.children[pid] = _kept(spec)
                 state.started += 1
             return Reply(("ok", pid), state)
         if op == "terminate_child":

@@ -453,6 +453,8 @@ async def _start(cls: type[GenServer[Any]], arg: Any, *, name: str | None, link:
         raise StartError(label, "timeout")
     if ack.error is not None:
         raise ack.error
+    # Started: the hook (and the ack it holds) is not needed for the rest of its life.
+    proc.remove_exit_hook(on_exit)
     return pid
 
 
@@ -521,7 +523,7 @@ class _Loop:
         assert first is not None
         self.first = None  # do not keep init's result (and its continue argument) alive
         self.state = first.state
-        me.summary = lambda: server.format_status(self.state)
+        me.summary = self._summary
         me.crash_context = self._context
         cont = first.continue_
         timeout = first.timeout
@@ -568,7 +570,11 @@ class _Loop:
                     elif type(cres) is Stop:
                         await self._stop(cres, from_=msg.from_)
                     self.state = cres.state
+                    # The message and the reply were kept for a crash report only: not
+                    # held while the server waits for the next message.
+                    self.last = msg = _NOTHING
                     cont, timeout = cres.continue_, cres.timeout  # type: ignore[union-attr]
+                    cres = _NOTHING
                     continue
                 elif t is Cast:
                     res = await server.handle_cast(msg.request, self.state)
@@ -592,6 +598,7 @@ class _Loop:
                     if type(res) is Stop:
                         await self._stop(res)
                 self.state = res.state
+                self.last = msg = _NOTHING
                 cont, timeout = res.continue_, res.timeout  # type: ignore[union-attr]
         except Exception as exc:
             # gen_server semantics: terminate runs for exceptions raised in callbacks.
@@ -612,6 +619,9 @@ class _Loop:
             if isinstance(reason, BaseException):
                 exc.__context__ = reason
             raise ProcessExit(exc) from None
+
+    def _summary(self) -> Any:
+        return self.server.format_status(self.state)
 
     def _context(self) -> str:
         last = self.last

@@ -409,6 +409,17 @@ class Process:
             self._exit_hooks = []
         self._exit_hooks.append(hook)
 
+    def remove_exit_hook(self, hook: Callable[[Process, ExitReason], None]) -> None:
+        """Forget ``hook`` (added with ``add_exit_hook``); nothing happens if it is not there."""
+        hooks = self._exit_hooks
+        if hooks is not None:
+            try:
+                hooks.remove(hook)
+            except ValueError:
+                return
+            if not hooks:
+                self._exit_hooks = None
+
     def _finish(self, reason: ExitReason) -> None:
         if not self.alive:
             return

@@ -59,6 +59,8 @@ class _Table:
     by_pid: dict[int, list[tuple[int, Hashable, int]]] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
     owner: Pid | None = None
+    #: The exit hook every registered process gets (one per table, not one per process).
+    cleanup: Callable[[Process, ExitReason], None] | None = None
 
     def part_of(self, key: Hashable, pid: Pid) -> int:
         if self.n == 1:
@@ -175,7 +177,9 @@ class Registry:
         entries = table.by_pid.get(proc.pid.id)
         if entries is None:
             entries = table.by_pid[proc.pid.id] = []
-            proc.add_exit_hook(_cleanup_hook(table))
+            if table.cleanup is None:
+                table.cleanup = _cleanup_hook(table)
+            proc.add_exit_hook(table.cleanup)
         entries.append((part, key, eid))
 
     @staticmethod

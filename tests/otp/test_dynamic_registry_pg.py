@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
+import weakref
 from typing import Any
 
 import pytest
@@ -64,6 +67,36 @@ async def test_dynamic_supervisor_does_not_restart_temporary_children(node: otp.
         await stop_and_wait(pid, "crash")
         await trio.testing.wait_all_tasks_blocked()
         assert await otp.DynamicSupervisor.which_children(sup) == []
+        await stop_and_wait(sup, otp.SHUTDOWN)
+
+
+class _Payload:
+    """Something a child's start function holds (a connection's stream, say)."""
+
+
+async def _start_worker(payload: _Payload) -> otp.Pid:
+    return await Worker.start_link(1)
+
+
+@pytest.mark.parametrize(("restart", "kept"), [(otp.Restart.TEMPORARY, False), (otp.Restart.PERMANENT, True)])
+async def test_dynamic_supervisor_keeps_the_start_function_only_of_children_it_may_restart(
+        node: otp.Node, restart: otp.Restart, kept: bool) -> None:
+    async with otp.open_mailbox():
+        otp.trap_exit(True)
+        sup = await otp.DynamicSupervisor.start_link()
+        payload = _Payload()
+        alive = weakref.ref(payload)
+        child = otp.ChildSpec(id="c", start=functools.partial(_start_worker, payload), restart=restart,
+                              shutdown=1.5, behaviour="Worker")
+        pid = await otp.DynamicSupervisor.start_child(sup, child)
+        del payload, child
+        gc.collect()
+        assert (alive() is not None) is kept
+        # What the supervisor reports and how it stops the child do not change.
+        assert await otp.DynamicSupervisor.which_children(sup) == [(None, pid, "worker", "Worker")]
+        assert (await otp.DynamicSupervisor.count_children(sup))["workers"] == 1
+        await otp.DynamicSupervisor.terminate_child(sup, pid)
+        assert not otp.is_alive(pid)
         await stop_and_wait(sup, otp.SHUTDOWN)
 
 

@@ -548,3 +548,12 @@ async def test_messages_that_arrive_during_a_call_stay_queued_in_order(node: otp
             otp.receive_nowait()
         await trio.testing.wait_all_tasks_blocked()
     await otp.stop(pid)
+
+
+async def test_a_started_server_keeps_no_exit_hook_of_its_start(node: otp.Node) -> None:
+    async with otp.open_mailbox():
+        pid = await Counter.start_link(0)
+        proc = node.process(pid)
+        assert proc is not None
+        assert proc._exit_hooks is None
+        await otp.stop(pid)

@@ -329,3 +329,24 @@ async def test_wait_readable_raises_when_the_socket_is_really_closed(node: otp.N
     otp.send(pid, "late")
     info = otp.process_info(pid)
     assert info is None
+
+
+async def test_a_removed_exit_hook_does_not_run_and_the_others_do(node: otp.Node) -> None:
+    ran: list[str] = []
+
+    def first(_p: otp.Process, _r: Any) -> None:
+        ran.append("first")
+
+    def second(_p: otp.Process, _r: Any) -> None:
+        ran.append("second")
+
+    pid = node.spawn(sleeper)
+    proc = node.process(pid)
+    assert proc is not None
+    proc.add_exit_hook(first)
+    proc.add_exit_hook(second)
+    proc.remove_exit_hook(first)
+    proc.remove_exit_hook(first)  # not there any more: nothing happens
+    async with otp.open_mailbox():
+        await stop_and_wait(pid)
+    assert ran == ["second"]
