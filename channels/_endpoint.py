@@ -458,6 +458,18 @@ def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
 
 
 async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
+    try:
+        upgraded = await _serve_http(stream, rt)
+        if upgraded is not None:
+            # Only the connection's coroutine lives on (this frame holds little), not the
+            # HTTP driver and closures that made it.
+            await upgraded
+    finally:
+        stream.socket.close()
+
+
+async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None] | None:
+    """Serve HTTP requests until the connection ends (None) or is upgraded (what to run)."""
     me = otp.current_process()
     assert me is not None
     me.behaviour = "Connection"
@@ -472,15 +484,8 @@ async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
     async def handler(request: Request, body: BodyReader) -> Response | Upgrade:
         return await _route(rt, me, stream, request, body, upgraded)
 
-    try:
-        await serve_http(stream, handler, limits=rt.endpoint.http_limits)
-        if upgraded:
-            # Only the connection's coroutine is kept for its life, not what made it.
-            connection = upgraded.pop()()
-            del handler, upgraded
-            await connection
-    finally:
-        stream.socket.close()
+    await serve_http(stream, handler, limits=rt.endpoint.http_limits)
+    return upgraded.pop()() if upgraded else None
 
 
 _NOT_FOUND = Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")

@@ -496,7 +496,11 @@ async def _server_main(cls: type[GenServer[Any]], arg: Any, ack: _Ack) -> None:
         raise ProcessExit(result.reason)
     assert type(result) is Ok
     ack.ok()
-    await _Loop(server, me, parent, result).run()
+    loop = _Loop(server, me, parent, result)
+    # This frame lives as long as the server: let go of the start argument, the ack and
+    # init's result (the loop takes what it needs from it and drops the rest).
+    del arg, ack, result
+    await loop.run()
 
 
 def _unlink_parent(me: Process, parent: Pid | None) -> None:

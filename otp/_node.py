@@ -609,7 +609,11 @@ class Node:
         try:
             with proc._cancel_scope:
                 if proc._pending_exit is None:
-                    await fn(*args)
+                    body = fn(*args)
+                    # This frame lives as long as the process; its arguments are the
+                    # function's business (which may drop them when done with them).
+                    del fn, args
+                    await body
             if proc._pending_exit is not None:
                 reason = proc._pending_exit
         except ProcessExit as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import re
 import socket
+import weakref
 from typing import Any
 
 import pytest
@@ -350,3 +352,23 @@ async def test_a_removed_exit_hook_does_not_run_and_the_others_do(node: otp.Node
     async with otp.open_mailbox():
         await stop_and_wait(pid)
     assert ran == ["second"]
+
+
+class _Arg:
+    pass
+
+
+async def test_the_runtime_does_not_keep_a_process_arguments_alive(node: otp.Node) -> None:
+    async def body(arg: _Arg) -> None:
+        del arg  # done with it
+        await trio.sleep_forever()
+
+    arg = _Arg()
+    alive = weakref.ref(arg)
+    pid = node.spawn(body, arg)
+    del arg
+    await trio.testing.wait_all_tasks_blocked()
+    gc.collect()
+    assert alive() is None
+    async with otp.open_mailbox():
+        await stop_and_wait(pid)
