@@ -42,11 +42,20 @@ class HandshakeFailed(Exception):
 
 
 class _HandshakeStream(trio.abc.Stream):
-    """Feeds trio-websocket the upgrade request only; then parks its reader."""
+    """Feeds trio-websocket the upgrade request only, then an end of stream.
+
+    Private to the handshake, it does not yield when it need not (the head is in hand,
+    the response fits the socket buffer): each checkpoint is a pass through the
+    scheduler, and connect+join rate is counted in them. Once the handshake is done,
+    ``end()`` hands trio-websocket's reader an end of stream, on which it finishes by
+    itself: cheaper than cancelling it (the socket itself is ours from then on).
+    """
 
     def __init__(self, head: bytes, writer: SocketWriter) -> None:
         self._head = head
         self._writer = writer
+        self._ended = False
+        self._reader: trio.lowlevel.Task | None = None
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._head:
@@ -54,21 +63,39 @@ class _HandshakeStream(trio.abc.Stream):
                 data, self._head = self._head, b""
             else:
                 data, self._head = self._head[:max_bytes], self._head[max_bytes:]
-            await trio.lowlevel.checkpoint()
             return data
-        await trio.sleep_forever()
-        raise AssertionError("unreachable")  # pragma: no cover
+        if not self._ended:
+            self._reader = trio.lowlevel.current_task()
+
+            def abort(_: object) -> trio.lowlevel.Abort:
+                self._reader = None
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        return b""
+
+    def end(self) -> None:
+        """From now on the reader gets an end of stream (and is woken if it waits)."""
+        self._ended = True
+        reader = self._reader
+        if reader is not None:
+            self._reader = None
+            trio.lowlevel.reschedule(reader)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self._ended:
+            return  # trio-websocket's farewell after end(): the socket is not its own now
         if not self._writer.write_nowait(bytes(data)):
             raise trio.BrokenResourceError(self._writer.close_reason or "writer closed")
-        await self._writer.wait_drained()
+        if self._writer.outbox:
+            await self._writer.wait_drained()
 
     async def wait_send_all_might_not_block(self) -> None:
-        await self._writer.wait_drained()
+        if self._writer.outbox:
+            await self._writer.wait_drained()
 
     async def aclose(self) -> None:
-        await trio.lowlevel.checkpoint()
+        pass
 
 
 async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: SocketWriter, *,
@@ -80,14 +107,18 @@ async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: Socke
     """
     end = replay.find(b"\r\n\r\n")
     head, rest = (replay, b"") if end < 0 else (replay[: end + 4], replay[end + 4:])
+    handshake = _HandshakeStream(head, writer)
     async with trio.open_nursery() as nursery:
         try:
-            request = await trio_websocket.wrap_server_stream(nursery, _HandshakeStream(head, writer))
+            request = await trio_websocket.wrap_server_stream(nursery, handshake)
             await request.accept(subprotocol=subprotocol)
         except (trio_websocket.HandshakeError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise HandshakeFailed(str(exc)) from None
-        finally:
             nursery.cancel_scope.cancel()
+            raise HandshakeFailed(str(exc)) from None
+        except BaseException:
+            nursery.cancel_scope.cancel()
+            raise
+        handshake.end()
     return WSConnection(stream, writer, rest)
 
 
