@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import _cluster, _peers, _scenarios
 from bench._proc import cpu_count, load_cpu, raise_nofile_limit, server_cpu
-from bench._results import SCENARIOS, SERVERS, add_ratios, table_rows, text_table
+from bench._results import REFERENCES, SCENARIOS, SERVERS, add_ratios, table_rows, text_table
 
 LOG_ROOT = _scenarios.ROOT / "bench" / "reports"
 
@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE", help="write the results document to FILE")
     p.add_argument("--rounds", type=int, default=3, help="rounds per case (default 3)")
     p.add_argument("--servers", default="",
-                   help=f"comma-separated subset of {', '.join(SERVERS)} (default: all)")
+                   help=f"comma-separated subset of {', '.join(SERVERS + REFERENCES)} (default: all; "
+                        "the trio-* reference floors run in roundtrip only)")
     p.add_argument("--profile", action="store_true",
                    help="run otp-channels under cProfile and write a summary of where the time "
                         "goes (its figures are then not comparable)")

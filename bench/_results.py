@@ -16,6 +16,8 @@ from typing import Any
 
 OTP = "otp-channels"
 SERVERS = ("otp-channels", "websockets", "python-socketio", "django-channels")
+#: Reference floors (roundtrip only): bare Trio echo servers, not peers.
+REFERENCES = ("trio-echo", "trio-hop")
 SCENARIOS = ("fanout", "capacity", "roundtrip", "otp", "cluster")
 
 #: Headline metrics per scenario: those that get a ``_ratio`` and a column in the tables.

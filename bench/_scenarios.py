@@ -69,6 +69,11 @@ class ServerSpec:
     env: dict[str, str] | None = None
     #: Start a throw-away redis-server and pass ``--redis-url`` (clustered workers).
     needs_redis: bool = False
+    #: The scenarios it takes part in (None: all).
+    scenarios: frozenset[str] | None = None
+
+    def runs(self, scenario: str) -> bool:
+        return self.scenarios is None or scenario in self.scenarios
 
 
 @dataclass(slots=True)
@@ -105,6 +110,27 @@ def server_specs(peer_python: str | None, profile_dir: Path | None = None) -> li
             "otp-channels Endpoint + Socket + Channel on bench:*, Phoenix V2 JSON, "
             "project venv (trio)" + (", bursts under cProfile" if profile_dir else ""),
             peer=False, graceful_stop_s=20.0 if profile_dir else 0.0, env=otp_env,
+        ),
+    ]
+    # Reference floors for the round trip (not peers): bare Trio echo servers, without and
+    # with one task hand-off per message. Trio only, so the project venv runs them.
+    specs += [
+        ServerSpec(
+            "trio-echo", "ws",
+            lambda port: [sys.executable, str(SERVERS_DIR / "trio_floor_server.py"), str(port)],
+            tmp,
+            "reference floor: bare Trio echo, one task per connection (wait_readable, "
+            "os.read, unmask, os.write); no protocol beyond framing",
+            peer=False, scenarios=frozenset({"roundtrip"}),
+        ),
+        ServerSpec(
+            "trio-hop", "ws",
+            lambda port: [sys.executable, str(SERVERS_DIR / "trio_floor_server.py"), str(port),
+                          "--hop"],
+            tmp,
+            "reference floor: bare Trio echo whose reading task hands each message to a "
+            "second task that writes the reply (one hand-off, as transport -> channel)",
+            peer=False, scenarios=frozenset({"roundtrip"}),
         ),
     ]
     if peer_python is None:
@@ -400,6 +426,8 @@ def run_fanout(env: Env, doc: dict[str, Any]) -> None:
     processes, reps = (1, env.rounds) if env.quick else (env.rounds, 1)
     for case in fanout_cases(env.quick):
         for spec in env.servers:
+            if not spec.runs("fanout"):
+                continue
             env.progress(f"fanout {case.label} {spec.name}: N={case.n} M={case.m}")
             results = _run_rounds(env, "fanout", case.label, spec, processes,
                                   functools.partial(fanout_round, case=case, reps=reps))
@@ -466,7 +494,8 @@ def workers_spec(workers: int) -> ServerSpec:
 def run_capacity(env: Env, doc: dict[str, Any], hard_limit: int) -> None:
     n = capacity_target(env.quick, hard_limit)
     deadline = 20.0 if env.quick else 240.0
-    cases: list[tuple[str, int, list[ServerSpec]]] = [(f"N={n}", n, env.servers)]
+    servers = [s for s in env.servers if s.runs("capacity")]
+    cases: list[tuple[str, int, list[ServerSpec]]] = [(f"N={n}", n, servers)]
     if any(s.name == OTP for s in env.servers):
         if serve_workers_supported():
             cases.append((f"N={2 * n} workers=2", 2 * n, [workers_spec(2)]))
@@ -524,6 +553,8 @@ def roundtrip_round(rnd: Round, duration_s: float, warmup_s: float) -> list[dict
 def run_roundtrip(env: Env, doc: dict[str, Any]) -> None:
     duration, warmup = (1.0, 0.3) if env.quick else (5.0, 1.0)
     for spec in env.servers:
+        if not spec.runs("roundtrip"):
+            continue
         env.progress(f"roundtrip {spec.name}")
         results = _run_rounds(env, "roundtrip", "all", spec, env.rounds,
                               functools.partial(roundtrip_round, duration_s=duration,
