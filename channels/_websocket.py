@@ -37,7 +37,7 @@ from .protocol import (
     encode_ws_frame,
     frame_to_ws_bytes,
 )
-from .protocol._wsparser import CloseFrame, FrameParser, Message, PingFrame, ProtocolViolation
+from .protocol._wsparser import CloseFrame, Event, FrameParser, Message, PingFrame, ProtocolViolation
 
 __all__ = ["WebSocketOptions", "run_websocket"]
 
@@ -143,11 +143,11 @@ class _WebSocketIO:
             self.exit_reason = reason
 
 
-async def _handle_bytes(parser: FrameParser, data: bytes, conn: WSConnection, session: SocketSession,
-                        serializer: Serializer, io: _WebSocketIO, me: otp.Process,
-                        options: WebSocketOptions) -> tuple[bool, otp.ExitReason]:
-    """Handle the frames in ``data``; return (the client closed, the exit reason then)."""
-    for event in parser.feed(data):
+async def _handle_events(events: list[Event], conn: WSConnection, session: SocketSession,
+                         serializer: Serializer, io: _WebSocketIO, me: otp.Process,
+                         options: WebSocketOptions) -> tuple[bool, otp.ExitReason]:
+    """Handle the client's frames; return (the client closed, the exit reason then)."""
+    for event in events:
         if isinstance(event, Message):
             payload = event.data
             try:
@@ -245,10 +245,22 @@ async def run_websocket(
     try:
         while io.close_code is None:
             if data:
-                client_closed, exit_reason = await _handle_bytes(parser, data, conn, session, serializer,
-                                                                 io, me, options)
+                events = parser.feed(data)
                 data = b""
                 last_in = trio.current_time()
+                if len(events) == 1 and type(events[0]) is Message:
+                    # The common case, inline: one client message that needs no waiting
+                    # (anything else, a bad one included, takes the general way).
+                    text = events[0].data
+                    try:
+                        message = serializer.decode(text, binary=type(text) is not str)
+                    except InvalidMessageError:
+                        pass
+                    else:
+                        if session.handle_in_nowait(message):
+                            continue
+                client_closed, exit_reason = await _handle_events(events, conn, session, serializer,
+                                                                  io, me, options)
                 if client_closed:
                     break
                 continue

@@ -598,9 +598,10 @@ class _Loop:
                     raise ProcessExit(msg.reason)
                 else:
                     res = await server.handle_info(msg, self.state)
-                    _validate(name, "handle_info", res, _INFO_RETURNS)
-                    if type(res) is Stop:
-                        await self._stop(res)
+                    if type(res) is not NoReply:
+                        _validate(name, "handle_info", res, _INFO_RETURNS)
+                        if type(res) is Stop:
+                            await self._stop(res)
                 self.state = res.state
                 self.last = msg = _NOTHING
                 cont, timeout = res.continue_, res.timeout  # type: ignore[union-attr]
