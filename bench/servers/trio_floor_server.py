@@ -46,9 +46,13 @@ def _frame(payload: bytes) -> bytes:
     return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
 
 
-def _messages(buf: bytearray) -> list[bytes]:
-    """Take the complete (masked) client frames out of ``buf``; their payloads."""
-    out = []
+_CLOSE = object()
+
+
+def _messages(buf: bytearray) -> list[Any]:
+    """Take the complete (masked) client frames out of ``buf``: their payloads, and
+    ``_CLOSE`` for a close frame (after which nothing is read)."""
+    out: list[Any] = []
     while len(buf) >= 2:
         n = buf[1] & 0x7F
         head = 2
@@ -62,8 +66,13 @@ def _messages(buf: bytearray) -> list[bytes]:
             n, head = int.from_bytes(buf[2:10], "big"), 10
         if len(buf) < head + 4 + n:
             break
-        out.append(_unmask(bytes(buf[head + 4:head + 4 + n]), bytes(buf[head:head + 4])))
+        opcode = buf[0] & 0x0F
+        payload = _unmask(bytes(buf[head + 4:head + 4 + n]), bytes(buf[head:head + 4]))
         del buf[:head + 4 + n]
+        if opcode == 0x8:
+            out.append(_CLOSE)
+            break
+        out.append(payload)
     return out
 
 
@@ -94,6 +103,9 @@ async def _connection(sock: socket.socket, hop: bool) -> None:
         if not hop:
             while True:
                 for message in _messages(buf):
+                    if message is _CLOSE:
+                        os.write(fd, b"\x88\x02\x03\xe8")  # close 1000
+                        return
                     os.write(fd, _frame(message))
                 await trio.lowlevel.wait_readable(fd)
                 chunk = os.read(fd, 65536)
@@ -115,6 +127,12 @@ async def _connection(sock: socket.socket, hop: bool) -> None:
             nursery.start_soon(writer)
             while True:
                 for message in _messages(buf):
+                    if message is _CLOSE:
+                        while queue:
+                            await trio.lowlevel.checkpoint()  # let the writer finish
+                        os.write(fd, b"\x88\x02\x03\xe8")
+                        nursery.cancel_scope.cancel()
+                        return
                     queue.append(message)
                     if parked:
                         trio.lowlevel.reschedule(parked.pop())
@@ -137,6 +155,7 @@ async def main(port: int, hop: bool) -> None:
     listener.bind(("127.0.0.1", port))
     listener.listen(4096)
     listener.setblocking(False)
+    print(f"listening on 127.0.0.1:{listener.getsockname()[1]}", flush=True)
     async with trio.open_nursery() as nursery:
         while True:
             await trio.lowlevel.wait_readable(listener)

@@ -1,15 +1,25 @@
-"""Smoke tests of the bench's pure parts: result arithmetic, JSON shape, ratios, frames.
+"""Smoke tests of the bench: result arithmetic, JSON shape, ratios, frames, server specs,
+and the reference floor server over a real socket.
 
-They start no server and need no ``.bench-venv``.
+They need no ``.bench-venv``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import trio
+import trio_websocket
+
+import bench
 from bench import loadgen
 from bench._results import (
+    REFERENCES,
     add_ratios,
     fanout_burst,
     fanout_latencies_us,
@@ -19,7 +29,7 @@ from bench._results import (
     put,
     table_rows,
 )
-from bench._scenarios import shards
+from bench._scenarios import server_specs, shards
 from bench.report import merge_documents, render
 
 
@@ -113,3 +123,38 @@ def test_client_frames_are_masked_with_a_zero_key() -> None:
     long = loadgen.client_frame(b"x" * 300)
     assert long[:4] == b"\x81\xfe\x01\x2c"
     assert long[4:8] == b"\x00" * 4
+
+
+def test_reference_floors_run_in_the_roundtrip_scenario_only() -> None:
+    specs = {s.name: s for s in server_specs(None)}
+    assert set(REFERENCES) <= set(specs)
+    for name in REFERENCES:
+        assert specs[name].runs("roundtrip")
+        assert not specs[name].runs("fanout")
+        assert not specs[name].runs("capacity")
+        assert not specs[name].peer
+    assert all(specs["otp-channels"].runs(s) for s in ("fanout", "capacity", "roundtrip"))
+
+
+@pytest.mark.parametrize("hop", [False, True])
+async def test_trio_floor_server_echoes_text_messages(hop: bool) -> None:
+    argv = [sys.executable, str(Path(bench.__file__).parent / "servers" / "trio_floor_server.py"), "0"]
+    if hop:
+        argv.append("--hop")
+    proc = await trio.lowlevel.open_process(argv, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = b""
+        with trio.fail_after(20):
+            while not line.endswith(b"\n"):
+                chunk = await proc.stdout.receive_some(100)
+                assert chunk, "the floor server exited before listening"
+                line += chunk
+        port = int(line.decode().rsplit(":", 1)[1])
+        async with trio_websocket.open_websocket_url(f"ws://127.0.0.1:{port}/") as ws:
+            for text in ("hello", "x" * 300, "last"):
+                await ws.send_message(text)
+                assert await ws.get_message() == text
+    finally:
+        proc.kill()
+        await proc.wait()
