@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
+import trio.testing
 
 import otp
 

@@ -158,3 +158,19 @@ async def test_trio_floor_server_echoes_text_messages(hop: bool) -> None:
     finally:
         proc.kill()
         await proc.wait()
+
+
+@pytest.mark.parametrize("impl", ["otp", "trio"])
+def test_runtime_micro_benchmarks_run_in_a_fresh_interpreter(impl: str) -> None:
+    # A fresh interpreter, as `python -m bench otp` runs them (pytest has imported more).
+    code = ("import json, otp, trio; from bench import otp_micro as m; "
+            "sizes = dict(spawn=20, pingpong=20, call=20, idle=20); "
+            f"r = (otp.run if {impl!r} == 'otp' else trio.run)(m.{impl}_main, sizes); "
+            "print(json.dumps(r))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(bench.__file__).parent.parent)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) == {"spawn_exit", "send_receive", "call", "idle_memory"}
+    assert all(result[k]["per_s"] > 0 for k in ("spawn_exit", "send_receive", "call"))
+    assert result["idle_memory"]["count"] == 20
