@@ -216,32 +216,39 @@ async def run_websocket(
     writer.on_close = io.on_writer_close
     try:
         conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
-    except HandshakeFailed as exc:
-        logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
+    except BaseException as exc:
+        # Closed before the socket is (its flusher may be waiting on the fd).
         writer.close()
-        return
+        if isinstance(exc, HandshakeFailed):
+            logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
+            return
+        raise
     del replay  # the upgrade request: not kept for the life of the connection
-    session = io.session = SocketSession(socket=socket, io=io, pool=pool)
-    me.summary = io.summary
-    if socket.socket_id is not None and socket.pubsub_server is not None:
-        PubSub.subscribe(socket.pubsub_server, socket.socket_id)
-    # When the endpoint stops, the connection supervisor's shutdown becomes a message,
-    # so that the client gets a close frame (1012, "service restart": the JS client
-    # reconnects) rather than a dropped TCP connection.
-    me.trap_exit = True
-    parser = FrameParser(max_message_size=options.max_frame_size)
-    fd = stream.socket.fileno()
-    timeout = options.timeout
-    last_in = trio.current_time()
-    # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
-    # cancel scope around every wait: cheaper per message and per idle connection.
-    otp.send_after(timeout, me.pid, _IDLE_CHECK)
-    # The client's bytes are read here, in the transport process itself, not by a
-    # reader task: one task hand-off less per client message (and one task less per
-    # connection). While the mailbox is empty the process waits for the socket to be
-    # readable in ``me.wait_readable``, which a message delivered meanwhile wakes.
-    data: bytes = conn.take_rest()
-    client_closed = False
+    try:  # the writer is closed before the socket on every way out (see _writer._flush)
+        session = io.session = SocketSession(socket=socket, io=io, pool=pool)
+        me.summary = io.summary
+        if socket.socket_id is not None and socket.pubsub_server is not None:
+            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
+        # When the endpoint stops, the connection supervisor's shutdown becomes a message,
+        # so that the client gets a close frame (1012, "service restart": the JS client
+        # reconnects) rather than a dropped TCP connection.
+        me.trap_exit = True
+        parser = FrameParser(max_message_size=options.max_frame_size)
+        fd = stream.socket.fileno()
+        timeout = options.timeout
+        last_in = trio.current_time()
+        # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
+        # cancel scope around every wait: cheaper per message and per idle connection.
+        otp.send_after(timeout, me.pid, _IDLE_CHECK)
+        # The client's bytes are read here, in the transport process itself, not by a
+        # reader task: one task hand-off less per client message (and one task less per
+        # connection). While the mailbox is empty the process waits for the socket to be
+        # readable in ``me.wait_readable``, which a message delivered meanwhile wakes.
+        data: bytes = conn.take_rest()
+        client_closed = False
+    except BaseException:
+        writer.close()
+        raise
     try:
         while io.close_code is None:
             if data:

@@ -9,7 +9,10 @@ push→reply latency paid the extra scheduler passes.
 
 So the upgrade is handed to trio-websocket (``wrap_server_stream`` + ``accept``: it
 validates the request, negotiates the subprotocol and writes the 101 response through our
-writer), and as soon as it has accepted, its reader is parked and cancelled. From then on
+writer), and as soon as it has accepted, its reader is handed an end of stream, on which it
+finishes by itself. If trio-websocket refuses the request (it answers the client itself, a
+400 say) or the handshake takes longer than ``HANDSHAKE_TIMEOUT``, ``accept_websocket``
+raises ``HandshakeFailed``, and the connection ends. From then on
 one small reader task of ours feeds ``protocol.FrameParser`` (a sans-IO parser of client
 frames: masking, fragmentation, incremental UTF-8 validation, control frames, close codes;
 ~1.6 µs per 100-byte message against ~26 µs for wsproto's ``Connection``, and held to the
@@ -51,11 +54,14 @@ class _HandshakeStream(trio.abc.Stream):
     itself: cheaper than cancelling it (the socket itself is ours from then on).
     """
 
-    def __init__(self, head: bytes, writer: SocketWriter) -> None:
+    def __init__(self, head: bytes, writer: SocketWriter, on_abort: Callable[[], None]) -> None:
         self._head = head
         self._writer = writer
         self._ended = False
         self._reader: trio.lowlevel.Task | None = None
+        self._on_abort = on_abort
+        #: trio-websocket closed the stream before the handshake was done: it gave up.
+        self.aborted = False
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._head:
@@ -95,30 +101,52 @@ class _HandshakeStream(trio.abc.Stream):
             await self._writer.wait_drained()
 
     async def aclose(self) -> None:
-        pass
+        # Before end(), trio-websocket closes its stream only when it gives up on the
+        # request (after answering it with an error status): stop waiting for it.
+        if not self._ended and not self.aborted:
+            self.aborted = True
+            self._on_abort()
+
+
+#: Seconds the opening handshake may take once the request is read (writing the 101 to a
+#: client that does not read, say).
+HANDSHAKE_TIMEOUT = 10.0
 
 
 async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: SocketWriter, *,
-                           subprotocol: str | None) -> WSConnection:
+                           subprotocol: str | None, timeout: float = HANDSHAKE_TIMEOUT) -> WSConnection:
     """Run the opening handshake with trio-websocket; return the established connection.
 
     ``replay`` is the upgrade request head as the HTTP layer read it, plus whatever the
     client sent after it (kept for our reader).
+
+    Raises:
+        HandshakeFailed: trio-websocket refused the request (and answered the client), the
+            client went away, or the handshake took longer than ``timeout``.
     """
     end = replay.find(b"\r\n\r\n")
     head, rest = (replay, b"") if end < 0 else (replay[: end + 4], replay[end + 4:])
-    handshake = _HandshakeStream(head, writer)
-    async with trio.open_nursery() as nursery:
-        try:
-            request = await trio_websocket.wrap_server_stream(nursery, handshake)
-            await request.accept(subprotocol=subprotocol)
-        except (trio_websocket.HandshakeError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            nursery.cancel_scope.cancel()
-            raise HandshakeFailed(str(exc)) from None
-        except BaseException:
-            nursery.cancel_scope.cancel()
-            raise
-        handshake.end()
+    failure: str | None = None
+    with trio.move_on_after(timeout) as deadline:
+        async with trio.open_nursery() as nursery:
+            handshake = _HandshakeStream(head, writer, nursery.cancel_scope.cancel)
+            try:
+                request = await trio_websocket.wrap_server_stream(nursery, handshake)
+                await request.accept(subprotocol=subprotocol)
+            except (trio_websocket.HandshakeError, trio_websocket.ConnectionClosed,
+                    trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                # Noted here and raised below: raised inside the nursery it would come out
+                # wrapped in an ExceptionGroup.
+                failure = str(exc) or type(exc).__name__
+                nursery.cancel_scope.cancel()
+            else:
+                handshake.end()
+    if failure is None and handshake.aborted:
+        failure = "trio-websocket refused the upgrade request"
+    if failure is None and deadline.cancelled_caught:
+        failure = f"handshake not done within {timeout} s"
+    if failure is not None:
+        raise HandshakeFailed(failure)
     return WSConnection(stream, writer, rest)
 
 
