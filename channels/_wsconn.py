@@ -127,23 +127,26 @@ async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: Socke
     end = replay.find(b"\r\n\r\n")
     head, rest = (replay, b"") if end < 0 else (replay[: end + 4], replay[end + 4:])
     failure: str | None = None
-    with trio.move_on_after(timeout) as deadline:
-        async with trio.open_nursery() as nursery:
-            handshake = _HandshakeStream(head, writer, nursery.cancel_scope.cancel)
-            try:
-                request = await trio_websocket.wrap_server_stream(nursery, handshake)
-                await request.accept(subprotocol=subprotocol)
-            except (trio_websocket.HandshakeError, trio_websocket.ConnectionClosed,
-                    trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                # Noted here and raised below: raised inside the nursery it would come out
-                # wrapped in an ExceptionGroup.
-                failure = str(exc) or type(exc).__name__
-                nursery.cancel_scope.cancel()
-            else:
-                handshake.end()
+    accepted = False
+    async with trio.open_nursery() as nursery:
+        scope = nursery.cancel_scope
+        scope.deadline = trio.current_time() + timeout  # the nursery's own scope: no other
+        handshake = _HandshakeStream(head, writer, scope.cancel)
+        try:
+            request = await trio_websocket.wrap_server_stream(nursery, handshake)
+            await request.accept(subprotocol=subprotocol)
+        except (trio_websocket.HandshakeError, trio_websocket.ConnectionClosed,
+                trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            # Noted here and raised below: raised inside the nursery it would come out
+            # wrapped in an ExceptionGroup.
+            failure = str(exc) or type(exc).__name__
+            scope.cancel()
+        else:
+            accepted = True
+            handshake.end()
     if failure is None and handshake.aborted:
         failure = "trio-websocket refused the upgrade request"
-    if failure is None and deadline.cancelled_caught:
+    if failure is None and not accepted and scope.cancelled_caught:
         failure = f"handshake not done within {timeout} s"
     if failure is not None:
         raise HandshakeFailed(failure)
