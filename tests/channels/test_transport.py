@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
@@ -221,6 +222,22 @@ async def test_endpoint_stop_closes_sockets_without_channels_with_1012(node: otp
 # -- slow consumers ------------------------------------------------------------------------------
 
 
+async def _broadcast_big_until(ep: testing.RunningEndpoint, transport: otp.Process,
+                               done: Callable[[int], bool], then: Callable[[], Awaitable[None]],
+                               never: str) -> int:
+    """Broadcast 32 KiB messages on room:1 (calling ``then`` after each) until ``done`` holds
+    for the transport's outbox bytes or the transport is gone; return how many were sent."""
+    summary = transport.summary
+    assert summary is not None
+    sent = 0
+    while otp.is_alive(transport.pid) and not done(summary()["outbox_bytes"]):
+        ep.broadcast("room:1", "big", {"data": "x" * 32 * 1024})
+        sent += 1
+        assert sent < 2000, never
+        await then()
+    return sent
+
+
 async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_receiving(
         node: otp.Node, caplog: pytest.LogCaptureFixture) -> None:
     limit = 64 * 1024
@@ -232,15 +249,13 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
             assert await client.join("room:1") == ("ok", {})
         slow.pause_reading()
         transport = ep.transport_of("user:slow")
-        assert transport.summary is not None
-        big = {"data": "x" * 32 * 1024}
-        sent = 0
-        # The slow client's kernel buffers fill first, then its outbox, until it overflows.
-        while otp.is_alive(transport.pid) and transport.summary()["outbox_bytes"] <= limit:
-            ep.broadcast("room:1", "big", big)
-            sent += 1
-            assert sent < 2000, "the slow client never overflowed"
+
+        async def then() -> None:
             await fast.assert_broadcast("room:1", "big")  # the fast client keeps up
+
+        # The slow client's kernel buffers fill first, then its outbox, until it overflows.
+        sent = await _broadcast_big_until(
+            ep, transport, lambda outbox: outbox > limit, then, "the slow client never overflowed")
         slow.resume_reading()
         await slow.assert_closed(1013)
         got = sum(1 for r in slow.history if isinstance(r.decoded, Message) and r.decoded.event == "big")
@@ -262,14 +277,8 @@ async def test_messages_waking_the_transport_do_not_stop_a_pending_flush(node: o
         assert await client.join("room:1") == ("ok", {})
         client.pause_reading()
         transport = ep.transport_of("user:slow")
-        assert transport.summary is not None
-        big = {"data": "x" * 32 * 1024}
-        sent = 0
-        while transport.summary()["outbox_bytes"] == 0:
-            ep.broadcast("room:1", "big", big)
-            sent += 1
-            assert sent < 2000, "the socket never filled"
-            await trio.testing.wait_all_tasks_blocked()
+        sent = await _broadcast_big_until(ep, transport, lambda outbox: outbox > 0,
+                                          trio.testing.wait_all_tasks_blocked, "the socket never filled")
         for i in range(3):
             otp.send(transport.pid, ("poke", i))  # ignored by the transport, but wakes it
             await trio.testing.wait_all_tasks_blocked()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import re
 import socket
 import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -252,28 +254,32 @@ async def _socket_waiter(sock: Any, log: list[Any]) -> None:
             log.append(("msg", msg))
 
 
-async def test_wait_readable_returns_true_when_the_socket_has_data(node: otp.Node) -> None:
+@contextlib.asynccontextmanager
+async def _socket_waiting_process(node: otp.Node) -> AsyncIterator[tuple[socket.socket, otp.Pid, list[Any]]]:
+    """A process in ``_socket_waiter`` on one end of a socket pair; yields the other end,
+    its pid and its log; on exit the peer end is shut and the process must have ended."""
     a, b = _socketpair()
     log: list[Any] = []
     with a, b:
         pid = node.spawn(_socket_waiter, a, log)
         await trio.testing.wait_all_tasks_blocked()
-        assert log == []
-        b.send(b"hello")
-        await trio.testing.wait_all_tasks_blocked()
-        assert log == [("data", b"hello")]
+        yield b, pid, log
         b.shutdown(socket.SHUT_WR)
         await trio.testing.wait_all_tasks_blocked()
     assert log[-1] == ("data", b"")
     assert not otp.is_alive(pid)
 
 
-async def test_wait_readable_returns_false_when_a_message_arrives_and_waits_again(node: otp.Node) -> None:
-    a, b = _socketpair()
-    log: list[Any] = []
-    with a, b:
-        pid = node.spawn(_socket_waiter, a, log)
+async def test_wait_readable_returns_true_when_the_socket_has_data(node: otp.Node) -> None:
+    async with _socket_waiting_process(node) as (peer, _pid, log):
+        assert log == []
+        peer.send(b"hello")
         await trio.testing.wait_all_tasks_blocked()
+        assert log == [("data", b"hello")]
+
+
+async def test_wait_readable_returns_false_when_a_message_arrives_and_waits_again(node: otp.Node) -> None:
+    async with _socket_waiting_process(node) as (b, pid, log):
         otp.send(pid, "one")
         await trio.testing.wait_all_tasks_blocked()
         assert log == [("msg", "one")]
@@ -285,9 +291,6 @@ async def test_wait_readable_returns_false_when_a_message_arrives_and_waits_agai
         otp.send(pid, "three")
         await trio.testing.wait_all_tasks_blocked()
         assert log[2:] == [("msg", "two"), ("msg", "three")]
-        b.shutdown(socket.SHUT_WR)
-        await trio.testing.wait_all_tasks_blocked()
-    assert not otp.is_alive(pid)
 
 
 async def test_wait_readable_returns_false_at_once_when_the_mailbox_is_not_empty(node: otp.Node) -> None:
