@@ -85,6 +85,19 @@ def _json_error(exc: Exception, what: str) -> EncodeError:
     return EncodeError(f"unable to encode {what} as JSON: {exc}")
 
 
+def _text_frame(value: Any, what: str) -> Frame:
+    """``value`` as a JSON text frame; ``EncodeError`` naming ``what`` if it cannot be."""
+    try:
+        return Frame(_TEXT, _dumps(value))
+    except _JSONEncodeError as exc:
+        raise _json_error(exc, what) from None
+
+
+def _v1_text_only(payload: object) -> None:
+    if isinstance(payload, _BYTES_LIKE):
+        raise EncodeError("V1 JSON serializer does not support binary payloads")
+
+
 def _header_field(value: object, field: str) -> bytes:
     """Encode one binary header field (``to_string/1`` semantics), at most 255 bytes."""
     if value is None:
@@ -323,37 +336,20 @@ class V1JSONSerializer(Serializer):
         return _v1_structure_message(_decode_json(data, "V1"))
 
     def encode_push(self, message: Message) -> Frame:
-        payload = message.payload
-        if isinstance(payload, _BYTES_LIKE):
-            raise EncodeError("V1 JSON serializer does not support binary payloads")
-        try:
-            return Frame(_TEXT, _dumps(_v1_unstructure_message(message)))
-        except _JSONEncodeError as exc:
-            raise _json_error(exc, "payload") from None
+        _v1_text_only(message.payload)
+        return _text_frame(_v1_unstructure_message(message), "payload")
 
     def encode_reply(self, reply: Reply) -> Frame:
-        if isinstance(reply.payload, _BYTES_LIKE):
-            raise EncodeError("V1 JSON serializer does not support binary payloads")
-        try:
-            return Frame(_TEXT, _dumps(_v1_unstructure_reply(reply)))
-        except _JSONEncodeError as exc:
-            raise _json_error(exc, "reply payload") from None
+        _v1_text_only(reply.payload)
+        return _text_frame(_v1_unstructure_reply(reply), "reply payload")
 
     def fastlane(self, broadcast: Broadcast) -> Frame:
-        if isinstance(broadcast.payload, _BYTES_LIKE):
-            raise EncodeError("V1 JSON serializer does not support binary payloads")
-        try:
-            return Frame(_TEXT, _dumps(_v1_unstructure_broadcast(broadcast)))
-        except _JSONEncodeError as exc:
-            raise _json_error(exc, "broadcast payload") from None
+        _v1_text_only(broadcast.payload)
+        return _text_frame(_v1_unstructure_broadcast(broadcast), "broadcast payload")
 
     def encode_client(self, message: Message) -> Frame:
-        if isinstance(message.payload, _BYTES_LIKE):
-            raise EncodeError("V1 JSON serializer does not support binary payloads")
-        try:
-            return Frame(_TEXT, _dumps(_v1_client_unstructure(message)))
-        except _JSONEncodeError as exc:
-            raise _json_error(exc, "payload") from None
+        _v1_text_only(message.payload)
+        return _text_frame(_v1_client_unstructure(message), "payload")
 
     def decode_server(
         self, data: str | bytes | bytearray | memoryview, *, binary: bool
@@ -487,10 +483,7 @@ class V2JSONSerializer(Serializer):
     def encode_push(self, message: Message) -> Frame:
         payload = message.payload
         if isinstance(payload, dict):
-            try:
-                return Frame(_TEXT, _dumps(_v2_unstructure_message(message)))
-            except _JSONEncodeError as exc:
-                raise _json_error(exc, "payload") from None
+            return _text_frame(_v2_unstructure_message(message), "payload")
         if isinstance(payload, _BYTES_LIKE):
             join_ref = _header_field(message.join_ref, "join_ref")
             topic = _header_field(message.topic, "topic")
@@ -508,18 +501,12 @@ class V2JSONSerializer(Serializer):
             status = _header_field(reply.status, "status")
             header = bytes((_KIND_REPLY, len(join_ref), len(ref), len(topic), len(status)))
             return Frame(_BINARY, b"".join((header, join_ref, ref, topic, status, payload)))
-        try:
-            return Frame(_TEXT, _dumps(_v2_unstructure_reply(reply)))
-        except _JSONEncodeError as exc:
-            raise _json_error(exc, "reply payload") from None
+        return _text_frame(_v2_unstructure_reply(reply), "reply payload")
 
     def fastlane(self, broadcast: Broadcast) -> Frame:
         payload = broadcast.payload
         if isinstance(payload, dict):
-            try:
-                return Frame(_TEXT, _dumps([None, None, broadcast.topic, broadcast.event, payload]))
-            except _JSONEncodeError as exc:
-                raise _json_error(exc, "broadcast payload") from None
+            return _text_frame([None, None, broadcast.topic, broadcast.event, payload], "broadcast payload")
         if isinstance(payload, _BYTES_LIKE):
             topic = _header_field(broadcast.topic, "topic")
             event = _header_field(broadcast.event, "event")
@@ -538,10 +525,7 @@ class V2JSONSerializer(Serializer):
             event = _header_field(message.event, "event")
             header = bytes((_KIND_PUSH, len(join_ref), len(ref), len(topic), len(event)))
             return Frame(_BINARY, b"".join((header, join_ref, ref, topic, event, payload)))
-        try:
-            return Frame(_TEXT, _dumps(_v2_unstructure_message(message)))
-        except _JSONEncodeError as exc:
-            raise _json_error(exc, "payload") from None
+        return _text_frame(_v2_unstructure_message(message), "payload")
 
     def decode_server(
         self, data: str | bytes | bytearray | memoryview, *, binary: bool
