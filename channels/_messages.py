@@ -53,3 +53,19 @@ class ClientMessage:
 @dataclass(frozen=True, slots=True)
 class Drain:
     """drainer -> channel: the endpoint is shutting down (``phx_drain``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdleCheck:
+    """timer -> transport: time to check whether the client has been idle too long."""
+
+
+#: The one ``IdleCheck`` (transports re-arm a single timer with it).
+IDLE_CHECK = IdleCheck()
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """writer -> transport: the socket's outbox overflowed or a write failed (``reason``)."""
+
+    reason: str

@@ -28,6 +28,7 @@ import trio
 
 import otp
 
+from ._messages import IDLE_CHECK, IdleCheck, Overflow
 from ._socket import Error, Ok
 from ._writer import SocketWriter
 from ._wsconn import HandshakeFailed, accept_websocket
@@ -71,19 +72,6 @@ class _Closed:
     code: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class _IdleCheck:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Overflow:
-    reason: str
-
-
-_IDLE_CHECK = _IdleCheck()
-
-
 async def run_transport(transport: Transport, state: Any, stream: trio.SocketStream, replay: bytes, *,
                         subprotocol: str | None, max_frame_size: int, max_outbox_bytes: int,
                         timeout: float) -> None:
@@ -94,7 +82,7 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
     reason: otp.ExitReason = otp.NORMAL
     async with trio.open_nursery() as nursery:
         writer = SocketWriter(stream.socket.fileno(), nursery, max_outbox=max_outbox_bytes,
-                              on_close=lambda why: me.deliver(_Overflow(why)))
+                              on_close=lambda why: me.deliver(Overflow(why)))
         try:
             conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
         except BaseException as exc:
@@ -111,21 +99,21 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
                                    lambda code: me.deliver(_Closed(code)), max_message_size=max_frame_size))
         last_in = trio.current_time()
         client_closed = False
-        otp.send_after(timeout, me.pid, _IDLE_CHECK)  # one timer, re-armed lazily (see _websocket)
+        otp.send_after(timeout, me.pid, IDLE_CHECK)  # one timer, re-armed lazily (see _websocket)
         try:
             while True:
                 msg = await me.receive()
-                if type(msg) is _IdleCheck:
+                if type(msg) is IdleCheck:
                     idle = trio.current_time() - max(last_in, conn.last_in)
                     if idle >= timeout:
                         reason = otp.Shutdown("idle_timeout")
                         break
-                    otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
+                    otp.send_after(timeout - idle, me.pid, IDLE_CHECK)
                     continue
                 if type(msg) is _Closed:
                     client_closed = True
                     break
-                if type(msg) is _Overflow:
+                if type(msg) is Overflow:
                     if writer.closed:  # the socket is gone, not a slow client
                         client_closed = True
                         break

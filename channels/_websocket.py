@@ -22,7 +22,7 @@ import trio
 
 import otp
 
-from ._messages import PushFrame
+from ._messages import IDLE_CHECK, IdleCheck, Overflow, PushFrame
 from ._pubsub import PubSub
 from ._session import SocketSession
 from ._socket import Socket
@@ -63,23 +63,10 @@ class WebSocketOptions:
 
 
 @dataclass(frozen=True, slots=True)
-class _IdleCheck:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
 class _Encoded:
     """A fastlane frame, already WebSocket-framed, that had to wait in the mailbox."""
 
     data: bytes
-
-
-_IDLE_CHECK = _IdleCheck()
-
-
-@dataclass(frozen=True, slots=True)
-class _Overflow:
-    reason: str
 
 
 class _WebSocketIO:
@@ -102,7 +89,7 @@ class _WebSocketIO:
         return self
 
     def on_writer_close(self, why: str) -> None:
-        self.proc.deliver(_Overflow(why))
+        self.proc.deliver(Overflow(why))
 
     def summary(self) -> dict[str, Any]:
         """The connection process's introspection summary."""
@@ -239,7 +226,7 @@ async def run_websocket(
         last_in = trio.current_time()
         # The idle timeout is one timer in the node's heap, re-armed lazily, rather than a
         # cancel scope around every wait: cheaper per message and per idle connection.
-        otp.send_after(timeout, me.pid, _IDLE_CHECK)
+        otp.send_after(timeout, me.pid, IDLE_CHECK)
         # The client's bytes are read here, in the transport process itself, not by a
         # reader task: one task hand-off less per client message (and one task less per
         # connection). While the mailbox is empty the process waits for the socket to be
@@ -286,15 +273,15 @@ async def run_websocket(
             t = type(msg)
             if t is _Encoded:
                 writer.write_nowait(msg.data)
-            elif t is _IdleCheck:
+            elif t is IdleCheck:
                 # Any frame from the client counts, pings included (as Cowboy's idle_timeout).
                 idle = trio.current_time() - last_in
                 if idle >= timeout:
                     logger.debug("closing idle WebSocket %s after %s s", me.pid, timeout)
                     io.close(1000, otp.Shutdown("idle_timeout"))
                 else:
-                    otp.send_after(timeout - idle, me.pid, _IDLE_CHECK)
-            elif t is _Overflow:
+                    otp.send_after(timeout - idle, me.pid, IDLE_CHECK)
+            elif t is Overflow:
                 if writer.closed:
                     # Not a slow client: the socket is gone (a write failed). End as a
                     # client close.
