@@ -85,13 +85,10 @@ async def run_transport(transport: Transport, state: Any, stream: trio.SocketStr
                               on_close=lambda why: me.deliver(Overflow(why)))
         try:
             conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
-        except BaseException as exc:
-            writer.close()
-            if isinstance(exc, HandshakeFailed):
-                logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
-                nursery.cancel_scope.cancel()
-                return
-            raise
+        except HandshakeFailed as exc:  # the writer is closed
+            logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
+            nursery.cancel_scope.cancel()
+            return
         me.summary = lambda: {"transport": "websocket", "socket": name, "outbox_bytes": writer.outbox_bytes}
         state = await transport.init(state)
         me.trap_exit = True  # the endpoint's shutdown closes with 1012 (see _websocket)

@@ -203,13 +203,9 @@ async def run_websocket(
     writer.on_close = io.on_writer_close
     try:
         conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
-    except BaseException as exc:
-        # Closed before the socket is (its flusher may be waiting on the fd).
-        writer.close()
-        if isinstance(exc, HandshakeFailed):
-            logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
-            return
-        raise
+    except HandshakeFailed as exc:  # the writer is closed
+        logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
+        return
     del replay  # the upgrade request: not kept for the life of the connection
     try:  # the writer is closed before the socket on every way out (see _writer._flush)
         session = io.session = SocketSession(socket=socket, io=io, pool=pool)

@@ -122,8 +122,19 @@ async def accept_websocket(stream: trio.abc.Stream, replay: bytes, writer: Socke
 
     Raises:
         HandshakeFailed: trio-websocket refused the request (and answered the client), the
-            client went away, or the handshake took longer than ``timeout``.
+            client went away, or the handshake took longer than ``timeout``. On this and any
+            other way out but success ``writer`` is closed (before the caller closes the
+            socket, as the writer's flusher requires).
     """
+    try:
+        return await _handshake(stream, replay, writer, subprotocol, timeout)
+    except BaseException:
+        writer.close()
+        raise
+
+
+async def _handshake(stream: trio.abc.Stream, replay: bytes, writer: SocketWriter,
+                     subprotocol: str | None, timeout: float) -> WSConnection:
     end = replay.find(b"\r\n\r\n")
     head, rest = (replay, b"") if end < 0 else (replay[: end + 4], replay[end + 4:])
     failure: str | None = None

@@ -56,6 +56,7 @@ async def test_a_request_trio_websocket_refuses_is_answered_and_fails_the_handsh
         with pytest.raises(HandshakeFailed):
             await accept_websocket(None, bad, writer, subprotocol=None)  # type: ignore[arg-type]
         assert _read_all(b).startswith(b"HTTP/1.1 400 ")
+        assert writer.closed  # before the caller closes the socket
 
 
 async def test_a_closed_writer_fails_the_handshake() -> None:
@@ -75,4 +76,4 @@ async def test_a_handshake_that_cannot_be_written_times_out(autojump_clock: trio
             pass  # the peer does not read: fill its buffers until the writer queues
         with pytest.raises(HandshakeFailed, match="not done within 3"):
             await accept_websocket(None, REQUEST, writer, subprotocol=None, timeout=3)  # type: ignore[arg-type]
-        writer.close()
+        assert writer.closed
