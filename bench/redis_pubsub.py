@@ -1,4 +1,4 @@
-"""Throughput of the Trio Redis client (channels._redis) for the pub/sub adapter's paths.
+"""Throughput of the Trio Redis client (channels.pubsub._redis) for the pub/sub adapter's paths.
 
 Usage::
 
@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import trio
 
-from channels._redis import (
+from channels.pubsub._redis import (
     RedisConnection,
     RedisPublisher,
     RedisSubscriber,

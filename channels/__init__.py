@@ -10,24 +10,32 @@ import logging as _logging
 
 from otp import NoReply as NoReply, Reply as Reply, Stop as Stop
 
-from ._channel import Channel as Channel
-from ._control import serve as serve
-from ._endpoint import DrainerOptions as DrainerOptions, Endpoint as Endpoint, SocketMount as SocketMount
-from ._fastlane import broadcast as broadcast
-from ._longpoll import LongPollOptions as LongPollOptions
-from ._presence import Presence as Presence, PresenceError as PresenceError
-from ._pubsub import (
+from .channel import (
+    Channel as Channel,
+    Error as Error,
+    Ok as Ok,
+    Socket as Socket,
+    SocketRef as SocketRef,
+    reply as reply,
+)
+from .endpoint import DrainerOptions as DrainerOptions, Endpoint as Endpoint, SocketMount as SocketMount
+from .ops._control import serve as serve
+from .presence import Presence as Presence, PresenceError as PresenceError
+from .protocol import Broadcast as Broadcast, Message as Message
+from .pubsub import (
     Adapter as Adapter,
     BroadcastError as BroadcastError,
     LocalAdapter as LocalAdapter,
     PubSub as PubSub,
+    RedisAdapter as RedisAdapter,
+    broadcast as broadcast,
     register_dispatcher as register_dispatcher,
 )
-from ._redis_adapter import RedisAdapter as RedisAdapter
-from ._socket import Error as Error, Ok as Ok, Socket as Socket, SocketRef as SocketRef, reply as reply
-from ._transport import Transport as Transport
-from ._websocket import WebSocketOptions as WebSocketOptions
-from ._writer import WriterStatistics as WriterStatistics
-from .protocol import Broadcast as Broadcast, Message as Message
+from .transports import (
+    LongPollOptions as LongPollOptions,
+    Transport as Transport,
+    WebSocketOptions as WebSocketOptions,
+    WriterStatistics as WriterStatistics,
+)
 
 _logging.getLogger("channels").addHandler(_logging.NullHandler())

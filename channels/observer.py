@@ -8,12 +8,12 @@ Example::
     channels.observer.enable(endpoint)   # http://127.0.0.1:4000/_observer/
     endpoint.run()
 
-``otp-channels serve MODULE:ENDPOINT --observer`` does the same. See ``channels._observer``.
+``otp-channels serve MODULE:ENDPOINT --observer`` does the same. See ``channels.ops._observer``.
 """
 
 from __future__ import annotations
 
-from ._observer import (
+from .ops._observer import (
     STATIC_DIR as STATIC_DIR,
     TOPIC as TOPIC,
     ObserverChannel as ObserverChannel,

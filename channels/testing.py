@@ -89,8 +89,7 @@ import trio_websocket
 
 import otp
 
-from ._endpoint import Endpoint
-from ._pubsub import PubSub
+from .endpoint._endpoint import Endpoint
 from .protocol import (
     V2_JSON_SERIALIZER,
     InvalidMessageError,
@@ -100,6 +99,7 @@ from .protocol import (
     Serializer,
     negotiate_serializer,
 )
+from .pubsub._pubsub import PubSub
 
 __all__ = [
     "ANY",

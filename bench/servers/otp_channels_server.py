@@ -37,7 +37,7 @@ import trio
 
 import channels
 import otp
-from channels._http import Request, Response
+from channels.http import Request, Response
 
 TOPIC_PATTERN = "bench:*"
 

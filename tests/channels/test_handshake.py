@@ -9,8 +9,8 @@ import pytest
 import trio
 import trio.testing
 
-from channels._writer import SocketWriter
-from channels._wsconn import HandshakeFailed, accept_websocket
+from channels.transports._writer import SocketWriter
+from channels.transports._wsconn import HandshakeFailed, accept_websocket
 
 REQUEST = (b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\n"
            b"connection: upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

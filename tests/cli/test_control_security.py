@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from channels._control import ControlError, runtime_dir as control_runtime_dir
+from channels.ops._control import ControlError, runtime_dir as control_runtime_dir
 
 from ._support import serve_node
 

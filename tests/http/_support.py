@@ -9,7 +9,7 @@ from functools import partial
 
 import trio
 
-from channels._http import Handler, HTTPLimits, serve_http
+from channels.http import Handler, HTTPLimits, serve_http
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ import string
 import pytest
 from hypothesis import given, strategies as st
 
-from channels._http import (
+from channels.http import (
     URI,
     InvalidAuthToken,
     Request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels._http import BadRequest, Request
+from channels.http import BadRequest, Request
 
 
 def test_origin_form_target_is_split_and_decoded() -> None:

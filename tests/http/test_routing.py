@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from channels._http import PathPattern, Request, Router
+from channels.http import PathPattern, Request, Router
 
 
 def test_literal_pattern_matches_exactly() -> None:

@@ -9,7 +9,7 @@ import trio
 import trio.testing
 import trio_websocket
 
-from channels._http import (
+from channels.http import (
     BodyReader,
     HTTPLimits,
     Request,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from channels._http import Request, Response, StaticFiles
+from channels.http import Request, Response, StaticFiles
 
 from ._support import RawClient, get, http_server
 

@@ -27,8 +27,8 @@ import trio
 import channels
 import otp
 from channels import Error, Ok
-from channels._http import BodyReader, Request, Response
-from channels._longpoll import LongPollOptions
+from channels.http import BodyReader, Request, Response
+from channels.transports._longpoll import LongPollOptions
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"

@@ -11,7 +11,7 @@ import trio
 import channels
 import otp
 from channels import Error, Ok
-from channels._longpoll import LongPollOptions
+from channels.transports._longpoll import LongPollOptions
 
 #: Tests that open a mailbox under this name receive ("terminate", topic, reason) and
 #: ("connect", params, connect_info) reports.

@@ -16,8 +16,8 @@ import trio_websocket
 import channels
 import otp
 from channels import token as phx_token
-from channels._longpoll import LongPollOptions, session_salt
 from channels.protocol import V2_JSON_SERIALIZER, Message
+from channels.transports._longpoll import LongPollOptions, session_salt
 
 from ._app import OBSERVER, SECRET, UserSocket, running_endpoint, stop_endpoint
 from ._client import HTTPConnection, LongPollClient, v2

@@ -1,1 +1,1 @@
-"""Tests of the presence CRDT (channels._tracker_state) and payload helpers."""
+"""Tests of the presence CRDT (channels.presence._tracker_state) and payload helpers."""

@@ -6,7 +6,7 @@ import base64
 import re
 import time
 
-from channels._tracker_state import (
+from channels.presence._tracker_state import (
     TrackerState,
     group_diff,
     list_presences,

@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from channels._tracker_state import Tag, TrackedValue, TrackerDelta, TrackerState
+from channels.presence._tracker_state import Tag, TrackedValue, TrackerDelta, TrackerState
 
 TOPICS = ["room:a", "room:b"]
 KEYS = ["u1", "u2", "u3"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from channels._tracker_state import (
+from channels.presence._tracker_state import (
     AlreadyTrackedError,
     DeltaGenerations,
     NotTrackedError,

@@ -1,1 +1,1 @@
-"""Tests of the Redis client (channels._redis) against a real redis-server."""
+"""Tests of the Redis client (channels.pubsub._redis) against a real redis-server."""

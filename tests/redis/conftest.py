@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from channels._redis import RedisConnection, open_redis_connection
+from channels.pubsub._redis import RedisConnection, open_redis_connection
 from tests.support.redis_server import RedisServer, start_redis_server
 
 _counter = itertools.count()

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from channels._redis import (
+from channels.pubsub._redis import (
     InvalidRedisURL,
     RedisAddress,
     RedisConnection,

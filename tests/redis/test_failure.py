@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from channels._redis import (
+from channels.pubsub._redis import (
     RedisConnectionError,
     RedisPublisher,
     open_redis_connection,

@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from channels._redis import (
+from channels.pubsub._redis import (
     RedisConnection,
     RedisConnectionError,
     RedisPublisher,

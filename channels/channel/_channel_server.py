@@ -19,12 +19,12 @@ from typing import Any
 
 import otp
 
+from ..protocol import Broadcast, Reply
+from ..pubsub._fastlane import FastlaneSub
+from ..pubsub._pubsub import PubSub
+from ..transports._messages import ClientMessage, Drain, JoinResult, PushFrame, SocketClose, SocketDrain
 from ._channel import Channel
-from ._fastlane import FastlaneSub
-from ._messages import ClientMessage, Drain, JoinResult, PushFrame, SocketClose, SocketDrain
-from ._pubsub import PubSub
 from ._socket import Error, Ok, Socket
-from .protocol import Broadcast, Reply
 
 __all__ = ["ChannelServer", "JoinArgs"]
 

@@ -1,6 +1,6 @@
 """Pure request policy Phoenix applies before a socket connects: origin, subprotocols, token.
 
-Everything here is a pure function of a :class:`~channels._http.Request` (or of
+Everything here is a pure function of a :class:`~channels.http.Request` (or of
 plain strings) and configuration; nothing does I/O. The rules follow
 ``Phoenix.Socket.Transport`` (``check_origin/5``, ``check_subprotocols/2``,
 ``connect_info/4``), ``Phoenix.Transports.WebSocket`` (the auth token carried in

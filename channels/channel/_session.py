@@ -22,36 +22,30 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import otp
 
+from ..protocol import Broadcast, Message, Reply, Serializer
+from ..pubsub._fastlane import FastlaneSub
+from ..pubsub._pubsub import PubSub
+from ..transports._messages import (
+    ClientMessage,
+    JoinResult,
+    PushFrame,
+    SocketClose,
+    SocketDrain,
+    TransportIO as TransportIO,
+)
 from ._channel_server import JoinArgs, channel_child_spec
-from ._fastlane import FastlaneSub, Sink
-from ._messages import ClientMessage, JoinResult, PushFrame, SocketClose, SocketDrain
 from ._socket import Socket
-from .protocol import Broadcast, Frame, Message, Reply, Serializer
 
-__all__ = ["SocketSession", "TransportIO"]
+__all__ = ["SocketSession", "TransportIO", "session_opener"]
 
 logger = logging.getLogger("channels.socket")
 
 #: How long a duplicate join waits for the old channel to die before killing it.
 DUPLICATE_JOIN_TIMEOUT = 5.0
-
-
-class TransportIO(Protocol):
-    """What a session needs from its transport."""
-
-    @property
-    def sink(self) -> Sink:
-        """Where the fastlane writes this connection's broadcasts."""
-
-    def write_frame(self, frame: Frame) -> None:
-        """Write one encoded frame to the client, in order with everything else."""
-
-    def close(self, code: int, reason: otp.ExitReason) -> None:
-        """Close the connection with WebSocket ``code``; the transport exits ``reason``."""
 
 
 _INTERCEPTS: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
@@ -267,4 +261,21 @@ class SocketSession:
                 self.io.close(1001, otp.Shutdown("disconnected"))
             return True
         return False
+
+
+def session_opener(socket: Socket, pool: str) -> Callable[[TransportIO], SocketSession]:
+    """What a transport calls, in its own process, to start carrying ``socket``.
+
+    Subscribes the transport process to the socket id (``socket.id``-wide disconnects) and
+    makes the ``SocketSession``. The endpoint hands this to the transport, so that transports
+    never import the channel layer.
+    """
+
+    def open_session(io: TransportIO) -> SocketSession:
+        session = SocketSession(socket=socket, io=io, pool=pool)
+        if socket.socket_id is not None and socket.pubsub_server is not None:
+            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
+        return session
+
+    return open_session
 

@@ -28,11 +28,10 @@ import trio
 
 import otp
 
-from ._messages import IDLE_CHECK, IdleCheck, Overflow
-from ._socket import Error, Ok
+from ..protocol import Opcode, encode_ws_close, encode_ws_frame
+from ._messages import IDLE_CHECK, Error, IdleCheck, Ok, Overflow
 from ._writer import SocketWriter
 from ._wsconn import HandshakeFailed, accept_websocket
-from .protocol import Opcode, encode_ws_close, encode_ws_frame
 
 __all__ = ["Transport", "run_transport"]
 

@@ -2,8 +2,8 @@
 
 The connection process that served the HTTP upgrade becomes the transport process, as a
 Cowboy connection process becomes the WebSocket process. trio-websocket runs the opening
-handshake; a lean wsproto reader (``channels._wsconn``, which says why) then parses
-frames. Every byte goes through the connection's one ``SocketWriter`` (``channels._writer``):
+handshake; a lean wsproto reader (``channels.transports._wsconn``, which says why) then parses
+frames. Every byte goes through the connection's one ``SocketWriter`` (``channels.transports._writer``):
 replies, pushes and fastlane broadcasts, encoded once, and the pongs and close frames.
 
 The reader task turns each client message into a mailbox message, so that the process
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,13 +23,7 @@ import trio
 
 import otp
 
-from ._messages import IDLE_CHECK, IdleCheck, Overflow, PushFrame
-from ._pubsub import PubSub
-from ._session import SocketSession
-from ._socket import Socket
-from ._writer import SocketWriter
-from ._wsconn import RECEIVE_SIZE, HandshakeFailed, WSConnection, accept_websocket
-from .protocol import (
+from ..protocol import (
     Frame,
     InvalidMessageError,
     Opcode,
@@ -37,7 +32,10 @@ from .protocol import (
     encode_ws_frame,
     frame_to_ws_bytes,
 )
-from .protocol._wsparser import CloseFrame, Event, FrameParser, Message, PingFrame, ProtocolViolation
+from ..protocol._wsparser import CloseFrame, Event, FrameParser, Message, PingFrame, ProtocolViolation
+from ._messages import IDLE_CHECK, IdleCheck, Overflow, PushFrame, SessionHandler, TransportIO
+from ._writer import SocketWriter
+from ._wsconn import RECEIVE_SIZE, HandshakeFailed, WSConnection, accept_websocket
 
 __all__ = ["WebSocketOptions", "run_websocket"]
 
@@ -80,7 +78,7 @@ class _WebSocketIO:
         self.writer = writer
         self.proc = proc
         self.peer = peer
-        self.session: SocketSession | None = None
+        self.session: SessionHandler | None = None
         self.close_code: int | None = None
         self.exit_reason: otp.ExitReason = otp.NORMAL
 
@@ -130,7 +128,7 @@ class _WebSocketIO:
             self.exit_reason = reason
 
 
-async def _handle_events(events: list[Event], conn: WSConnection, session: SocketSession,
+async def _handle_events(events: list[Event], conn: WSConnection, session: SessionHandler,
                          serializer: Serializer, io: _WebSocketIO, me: otp.Process,
                          options: WebSocketOptions) -> tuple[bool, otp.ExitReason]:
     """Handle the client's frames; return (the client closed, the exit reason then)."""
@@ -180,23 +178,23 @@ async def _await_client_close(parser: FrameParser, stream: trio.SocketStream) ->
 async def run_websocket(
     stream: trio.SocketStream,
     replay: bytes,
-    socket: Socket,
+    serializer: Serializer,
+    open_session: Callable[[TransportIO], SessionHandler],
     *,
     subprotocol: str | None,
     options: WebSocketOptions,
-    pool: str,
     peer: str | None = None,
 ) -> None:
     """Run one WebSocket connection to its end, in the current (connection) process.
 
-    ``socket`` is the connected user socket; ``replay`` is the upgrade request (and any
-    bytes after it). Returns normally when the client closed; raises ``otp.ProcessExit``
-    for other ends (disconnect, drain, protocol error) so that the channels see the reason.
+    ``open_session`` makes the channel session of the connected user socket once the
+    handshake is done (the endpoint passes it in: this layer does not import the channel
+    layer); ``replay`` is the upgrade request (and any bytes after it). Returns normally
+    when the client closed; raises ``otp.ProcessExit`` for other ends (disconnect, drain,
+    protocol error) so that the channels see the reason.
     """
     me = otp.current_process()
     assert me is not None
-    serializer = socket.serializer
-    assert serializer is not None
     exit_reason: otp.ExitReason = otp.NORMAL
     writer = SocketWriter(stream.socket.fileno(), None, max_outbox=options.max_outbox_bytes)
     io = _WebSocketIO(writer, me, peer)
@@ -208,10 +206,8 @@ async def run_websocket(
         return
     del replay  # the upgrade request: not kept for the life of the connection
     try:  # the writer is closed before the socket on every way out (see _writer._flush)
-        session = io.session = SocketSession(socket=socket, io=io, pool=pool)
+        session = io.session = open_session(io)
         me.summary = io.summary
-        if socket.socket_id is not None and socket.pubsub_server is not None:
-            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
         # When the endpoint stops, the connection supervisor's shutdown becomes a message,
         # so that the client gets a close frame (1012, "service restart": the JS client
         # reconnects) rather than a dropped TCP connection.

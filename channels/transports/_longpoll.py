@@ -3,7 +3,7 @@
 A long-poll client has no connection of its own; it has a *session*, a supervised process
 (one per client, under ``<endpoint>.LongPoll``) that plays the part the WebSocket
 connection process plays: it runs the socket's ``connect``, owns a
-:class:`~channels._session.SocketSession`, subscribes the socket id, and handles the
+:class:`~channels.channel._session.SocketSession`, subscribes the socket id, and handles the
 channels' messages. What the channels push is appended to the session's buffer instead of
 being written to a socket; the client's HTTP requests, served by ordinary connection
 processes, come and take it (reference §4):
@@ -55,16 +55,16 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
 import otp
 
-from . import token as _token
-from ._http import (
+from .. import token as _token
+from ..http import (
     LONGPOLL_HEADERS,
     BodyReader,
     Request,
@@ -75,23 +75,19 @@ from ._http import (
     longpoll_response,
     parse_vsn,
 )
-from ._messages import PushFrame
-from ._pubsub import PubSub
-from ._session import SocketSession
-from ._socket import Socket
-from .protocol import (
+from ..protocol import (
     Frame,
     InvalidMessageError,
     LongPollBodyError,
     Opcode,
+    Serializer,
     encode_longpoll_response,
     iter_longpoll_post,
 )
+from ._messages import PushFrame, SessionHandler, TransportIO
 
-if TYPE_CHECKING:
-    from ._endpoint import Endpoint, SocketMount
-
-__all__ = ["LongPollOptions", "handle_longpoll", "longpoll_children", "session_salt"]
+__all__ = ["LongPollConnect", "LongPollMount", "LongPollOptions", "handle_longpoll", "longpoll_children",
+           "session_salt"]
 
 logger = logging.getLogger("channels.transport")
 
@@ -139,13 +135,40 @@ class LongPollOptions:
         return 1.5 * self.window_ms / 1000
 
 
-def _options(mount: SocketMount) -> LongPollOptions:
-    return mount.longpoll if isinstance(mount.longpoll, LongPollOptions) else LongPollOptions()
+#: Run the socket's ``connect`` in the session process ``transport_pid`` with ``(params,
+#: connect_info, vsn, transport_pid)``: the serializer and the session opener, or None (refused).
+#: The endpoint makes it; long-poll does not import the channel layer.
+LongPollConnect = Callable[
+    [Mapping[str, Any], Mapping[str, Any], "str | None", otp.Pid],
+    Awaitable["tuple[Serializer, Callable[[TransportIO], SessionHandler]] | None"],
+]
 
 
-def session_salt(endpoint: Endpoint) -> str:
+class _HasPubSub(Protocol):
+    @property
+    def pubsub_server(self) -> str: ...
+
+
+def session_salt(endpoint: _HasPubSub) -> str:
     """The ``channels.token`` salt of the endpoint's long-poll session tokens."""
     return f"{endpoint.pubsub_server}.longpoll"
+
+
+@dataclass(frozen=True, slots=True)
+class LongPollMount:
+    """What long-poll needs of the endpoint and of one socket mount, as data and callables."""
+
+    endpoint_name: str
+    pubsub_server: str
+    secret_key_base: str
+    #: The user socket's name, for logs.
+    handler_name: str
+    connect_info: Sequence[str]
+    auth_token: bool
+    options: LongPollOptions
+    connect: LongPollConnect
+    #: The mount itself: a session token is valid on the mount that made it only.
+    identity: object
 
 
 # -- shared state -------------------------------------------------------------------------------
@@ -183,7 +206,7 @@ class _LongPollIO:
 
     encoding = "raw"
 
-    def __init__(self, node: otp.Node, pid: otp.Pid, session_id: str, mount: SocketMount,
+    def __init__(self, node: otp.Node, pid: otp.Pid, session_id: str, mount: object,
                  max_buffer_bytes: int) -> None:
         self.node = node
         self.pid = pid
@@ -262,21 +285,21 @@ class _Registry:
     sessions: dict[str, _LongPollIO] = field(default_factory=dict)
 
 
-def _registry_key(endpoint: Endpoint) -> tuple[str, str]:
-    return ("longpoll", endpoint.name)
+def _registry_key(endpoint_name: str) -> tuple[str, str]:
+    return ("longpoll", endpoint_name)
 
 
-def _supervisor_name(endpoint: Endpoint) -> str:
-    return f"{endpoint.name}.LongPoll"
+def _supervisor_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}.LongPoll"
 
 
-def longpoll_children(endpoint: Endpoint) -> list[otp.ChildSpec]:
+def longpoll_children(endpoint_name: str) -> list[otp.ChildSpec]:
     """The endpoint's long-poll children: the DynamicSupervisor ``<name>.LongPoll`` of sessions.
 
     Each start draws a new random endpoint id: tokens of an earlier start are refused.
     """
-    name = _supervisor_name(endpoint)
-    key = _registry_key(endpoint)
+    name = _supervisor_name(endpoint_name)
+    key = _registry_key(endpoint_name)
 
     async def start() -> otp.Pid:
         node = otp.current_node()
@@ -302,9 +325,7 @@ def longpoll_children(endpoint: Endpoint) -> list[otp.ChildSpec]:
 
 @dataclass(frozen=True, slots=True)
 class _SessionArgs:
-    endpoint: Endpoint
-    mount: SocketMount
-    options: LongPollOptions
+    mount: LongPollMount
     params: Mapping[str, Any]
     connect_info: Mapping[str, Any]
     vsn: str | None
@@ -321,7 +342,8 @@ class _Connect:
 class _State:
     args: _SessionArgs
     io: _LongPollIO | None = None
-    session: SocketSession | None = None
+    session: SessionHandler | None = None
+    serializer: Serializer | None = None
 
 
 class _LongPollSession(otp.GenServer[_State]):
@@ -338,18 +360,17 @@ class _LongPollSession(otp.GenServer[_State]):
         return otp.Ok(_State(arg))
 
     async def _connect(self, state: _State) -> bool:
-        from ._endpoint import connect_socket
-
         me = otp.current_process()
         assert me is not None
         arg = state.args
-        endpoint, mount = arg.endpoint, arg.mount
-        socket = await connect_socket(endpoint, mount, arg.params, arg.connect_info, "longpoll", me.pid, arg.vsn)
-        if socket is None:
+        mount = arg.mount
+        connected = await mount.connect(arg.params, arg.connect_info, arg.vsn, me.pid)
+        if connected is None:
             return False
-        io = _LongPollIO(me.node, me.pid, arg.session_id, mount, arg.options.max_buffer_bytes)
+        state.serializer, open_session = connected
+        io = _LongPollIO(me.node, me.pid, arg.session_id, mount.identity, mount.options.max_buffer_bytes)
         state.io = io
-        state.session = SocketSession(socket=socket, io=io, pool=endpoint.pool_name(mount.handler))
+        state.session = open_session(io)  # also subscribes this process to the socket id
         sessions = arg.registry.sessions
         sessions[arg.session_id] = io
 
@@ -359,9 +380,7 @@ class _LongPollSession(otp.GenServer[_State]):
                 del sessions[io.session_id]
 
         me.add_exit_hook(forget)
-        if socket.socket_id is not None and socket.pubsub_server is not None:
-            PubSub.subscribe(socket.pubsub_server, socket.socket_id)
-        otp.send_after(arg.options.inactive_after, me.pid, _CheckInactive())
+        otp.send_after(mount.options.inactive_after, me.pid, _CheckInactive())
         return True
 
     def format_status(self, state: _State) -> Any:
@@ -379,15 +398,15 @@ class _LongPollSession(otp.GenServer[_State]):
 
     async def handle_call(self, request: Any, from_: otp.From, state: _State
                           ) -> otp.Reply[_State] | otp.Stop[_State]:
-        io, session = state.io, state.session
+        io, session, serializer = state.io, state.session, state.serializer
         if type(request) is _Connect and io is None:
             if await self._connect(state):
                 return otp.Reply(True, state)
             return otp.Stop(otp.Shutdown("refused"), state, reply=False)
-        if type(request) is not _Dispatch or io is None or session is None:
+        if type(request) is not _Dispatch or io is None or session is None or serializer is None:
             raise RuntimeError(f"long-poll session got an unexpected call: {request!r}")
         try:
-            message = session.serializer.decode(request.data, binary=request.binary)
+            message = serializer.decode(request.data, binary=request.binary)
         except InvalidMessageError as exc:
             logger.warning("stopping long-poll session %s: invalid message from the client: %s", io.pid, exc)
             return otp.Stop(otp.Shutdown("invalid_message"), state, reply="invalid")
@@ -402,7 +421,7 @@ class _LongPollSession(otp.GenServer[_State]):
             logger.debug("long-poll session %s ignored message %r before connecting", otp.self(), msg)
             return otp.NoReply(state)
         if type(msg) is _CheckInactive:
-            limit = state.args.options.inactive_after
+            limit = state.args.mount.options.inactive_after
             idle = trio.current_time() - io.last_poll
             if idle >= limit:
                 logger.debug("long-poll session %s: no poll for %.1f s, stopping", io.pid, idle)
@@ -439,43 +458,41 @@ def _request_token(request: Request) -> str | None:
     return request.query_dict().get("token")
 
 
-async def handle_longpoll(endpoint: Endpoint, mount: SocketMount, request: Request, body: BodyReader,
-                          path_params: Mapping[str, Any]) -> Response:
-    """Serve one long-poll request (GET, POST or OPTIONS) in the calling connection process."""
-    from ._endpoint import origin_allowed
+async def handle_longpoll(mount: LongPollMount, request: Request, body: BodyReader,
+                          path_params: Mapping[str, Any], *, origin_allowed: bool) -> Response:
+    """Serve one long-poll request (GET, POST or OPTIONS) in the calling connection process.
 
-    if not issubclass(mount.handler, Socket):
-        return Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")
-    if not origin_allowed(endpoint, mount, request):
+    The endpoint routes here only for a ``channels.Socket`` mount, and checks the origin.
+    """
+    if not origin_allowed:
         return _status(403)
     method = request.method
     if method == "OPTIONS":
         return longpoll_preflight(request)
     if method != "GET" and method != "POST":
         return longpoll_bad_request()
-    registry = otp.current_node().tables.get(_registry_key(endpoint))
+    registry = otp.current_node().tables.get(_registry_key(mount.endpoint_name))
     if registry is None:
-        logger.error("%s: long-poll request but the long-poll supervisor is not running", endpoint.name)
+        logger.error("%s: long-poll request but the long-poll supervisor is not running", mount.endpoint_name)
         return _status(500)
-    options = _options(mount)
+    options = mount.options
     token = _request_token(request)
-    io = _resume(endpoint, mount, registry, token, options)
+    io = _resume(mount, registry, token)
     if method == "GET":
         if io is None:
-            return await _new_session(endpoint, mount, registry, options, request, path_params)
+            return await _new_session(mount, registry, request, path_params)
         return await _listen(io, token, options)
     if io is None:
         return _status(410)
     return await _publish(io, request, body, options)
 
 
-def _resume(endpoint: Endpoint, mount: SocketMount, registry: _Registry, token: str | None,
-            options: LongPollOptions) -> _LongPollIO | None:
+def _resume(mount: LongPollMount, registry: _Registry, token: str | None) -> _LongPollIO | None:
     """The live session ``token`` names, or None (no token, forged, expired, other node, gone)."""
     if token is None:
         return None
     try:
-        data = _token.verify(endpoint.secret_key_base, session_salt(endpoint), token, max_age=options.max_age)
+        data = _token.verify(mount.secret_key_base, session_salt(mount), token, max_age=mount.options.max_age)
     except _token.TokenError as exc:
         logger.debug("long-poll token refused: %s", exc)
         return None
@@ -485,25 +502,24 @@ def _resume(endpoint: Endpoint, mount: SocketMount, registry: _Registry, token: 
     if endpoint_id != registry.endpoint_id or node_name != otp.current_node().name:
         return None
     io = registry.sessions.get(session_id) if isinstance(session_id, str) else None
-    if io is None or not io.alive or str(io.pid) != pid_text or io.mount is not mount:
+    if io is None or not io.alive or str(io.pid) != pid_text or io.mount is not mount.identity:
         return None
     return io
 
 
-def _sign(endpoint: Endpoint, registry: _Registry, io_pid: otp.Pid, session_id: str,
-          options: LongPollOptions) -> str:
+def _sign(mount: LongPollMount, registry: _Registry, io_pid: otp.Pid, session_id: str) -> str:
     data = (_TOKEN_VERSION, registry.endpoint_id, otp.current_node().name, str(io_pid), session_id)
-    return _token.sign(endpoint.secret_key_base, session_salt(endpoint), data, max_age=options.max_age)
+    return _token.sign(mount.secret_key_base, session_salt(mount), data, max_age=mount.options.max_age)
 
 
-async def _new_session(endpoint: Endpoint, mount: SocketMount, registry: _Registry,
-                       options: LongPollOptions, request: Request, path_params: Mapping[str, Any]) -> Response:
+async def _new_session(mount: LongPollMount, registry: _Registry, request: Request,
+                       path_params: Mapping[str, Any]) -> Response:
     keys = list(mount.connect_info)
     if mount.auth_token and "auth_token" not in keys:
         keys.append("auth_token")
     connect_info = build_connect_info(request, keys, auth_token=request.header(AUTH_TOKEN_HEADER))
     session_id = secrets.token_urlsafe(16)
-    args = _SessionArgs(endpoint, mount, options, {**request.query_dict(), **path_params}, connect_info,
+    args = _SessionArgs(mount, {**request.query_dict(), **path_params}, connect_info,
                         parse_vsn(request.query_params), session_id, registry)
 
     async def start() -> otp.Pid:
@@ -511,16 +527,16 @@ async def _new_session(endpoint: Endpoint, mount: SocketMount, registry: _Regist
 
     spec = otp.ChildSpec(id="session", start=start, restart=otp.Restart.TEMPORARY,
                          behaviour="LongPollSession")
-    pid = await otp.DynamicSupervisor.start_child(_supervisor_name(endpoint), spec)
+    pid = await otp.DynamicSupervisor.start_child(_supervisor_name(mount.endpoint_name), spec)
     assert pid is not None
     try:
         accepted = await otp.call(pid, _Connect(), timeout=None)
     except otp.CallError as exc:
-        logger.error("%s.connect crashed (long-poll): %r", mount.handler.__qualname__, exc.reason)
+        logger.error("%s.connect crashed (long-poll): %r", mount.handler_name, exc.reason)
         return _status(500)
     if not accepted:
         return _status(403)
-    return _messages(410, _sign(endpoint, registry, pid, session_id, options), [])
+    return _messages(410, _sign(mount, registry, pid, session_id), [])
 
 
 async def _listen(io: _LongPollIO, token: str | None, options: LongPollOptions) -> Response:

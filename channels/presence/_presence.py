@@ -20,7 +20,7 @@ The JS client's ``Presence`` then follows ``presence_state`` and ``presence_diff
 
 # Design (Phoenix.Tracker, one shard)
 
-A tracker process per node holds a ``TrackerState`` (``channels._tracker_state``: an
+A tracker process per node holds a ``TrackerState`` (``channels.presence._tracker_state``: an
 add-wins observed-remove set with dotted version vectors). ``track`` links the tracked
 process (the tracker traps exits, so a channel's death is a leave) and reports the change
 at once to the local subscribers as a ``presence_diff`` broadcast (fastlane-encoded).
@@ -41,15 +41,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 import otp
 
-from ._fastlane import broadcast as _channel_broadcast
-from ._pubsub import PubSub
-from ._socket import Socket
+from ..pubsub._fastlane import broadcast as _channel_broadcast
+from ..pubsub._pubsub import PubSub
 from ._tracker_state import (
     AlreadyTrackedError,
     NotTrackedError,
@@ -65,6 +64,19 @@ from ._tracker_state import (
 __all__ = ["Presence", "PresenceError"]
 
 logger = logging.getLogger("channels.presence")
+
+
+class JoinedSocket(Protocol):
+    """What presence needs of a joined ``channels.Socket``: its channel process and topic.
+
+    A protocol, not the class, so that presence (below the channel layer) never imports it.
+    """
+
+    @property
+    def channel_pid(self) -> otp.Pid | None: ...
+
+    @property
+    def topic(self) -> str | None: ...
 
 
 _Metas = list[dict[str, Any]]
@@ -330,7 +342,7 @@ class Presence:
 
     # -- API ---------------------------------------------------------------------------------
 
-    async def track(self, socket: Socket, key: str, meta: Mapping[str, Any]) -> str:
+    async def track(self, socket: JoinedSocket, key: str, meta: Mapping[str, Any]) -> str:
         """Track the channel process of ``socket`` on its topic under ``key``; returns the phx_ref.
 
         Raises ``PresenceError`` if that process already tracks ``key`` on the topic.
@@ -343,7 +355,7 @@ class Presence:
         """Track any process on any topic."""
         return _unwrap(await otp.call(self.name, ("track", pid, topic, str(key), dict(meta))))  # type: ignore[no-any-return]
 
-    async def untrack(self, socket: Socket, key: str) -> None:
+    async def untrack(self, socket: JoinedSocket, key: str) -> None:
         assert socket.channel_pid is not None
         assert socket.topic is not None
         await self.untrack_pid(socket.channel_pid, socket.topic, key)
@@ -352,7 +364,7 @@ class Presence:
         """Stop tracking ``key`` on ``topic`` for ``pid`` (everything of ``pid`` if topic is None)."""
         _unwrap(await otp.call(self.name, ("untrack", pid, topic, None if key is None else str(key))))
 
-    async def update(self, socket: Socket, key: str,
+    async def update(self, socket: JoinedSocket, key: str,
                      meta: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> str:
         """Replace the meta (or apply a function to it); the new meta carries ``phx_ref_prev``."""
         assert socket.channel_pid is not None
@@ -363,7 +375,7 @@ class Presence:
                          meta: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> str:
         return _unwrap(await otp.call(self.name, ("update", pid, topic, str(key), meta)))  # type: ignore[no-any-return]
 
-    def list(self, socket_or_topic: Socket | str) -> dict[str, dict[str, _Metas]]:
+    def list(self, socket_or_topic: JoinedSocket | str) -> dict[str, dict[str, _Metas]]:
         """``{key: {"metas": [...]}}`` for a topic, as the JS client's Presence expects."""
         topic = socket_or_topic if isinstance(socket_or_topic, str) else socket_or_topic.topic
         tracker = self._tracker

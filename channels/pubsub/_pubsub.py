@@ -19,7 +19,7 @@ sends one), then handed to the adapter without waiting for it.
 
 A *dispatcher* decides what "deliver" means. The default sends the message to each
 subscriber's mailbox. The channel layer's fastlane dispatcher writes an encoded frame
-straight to the subscriber's transport (``channels._fastlane``).
+straight to the subscriber's transport (``channels.pubsub._fastlane``).
 """
 
 from __future__ import annotations

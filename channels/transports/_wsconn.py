@@ -28,9 +28,9 @@ from collections.abc import Callable
 import trio
 import trio_websocket
 
+from ..protocol import Opcode, encode_ws_close, encode_ws_frame
+from ..protocol._wsparser import CloseFrame, FrameParser, Message, PingFrame, ProtocolViolation
 from ._writer import SocketWriter
-from .protocol import Opcode, encode_ws_close, encode_ws_frame
-from .protocol._wsparser import CloseFrame, FrameParser, Message, PingFrame, ProtocolViolation
 
 __all__ = ["HandshakeFailed", "WSConnection", "accept_websocket"]
 

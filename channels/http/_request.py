@@ -2,7 +2,7 @@
 
 A :class:`Request` is built by the connection driver from h11's ``Request`` event
 and handed to the handler; it never does I/O. The body is read separately with
-:class:`channels._http.BodyReader`.
+:class:`channels.http.BodyReader`.
 
 Examples:
     >>> req = Request.build(
@@ -31,7 +31,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class HTTPRequestError(Exception):
     """A request the client got wrong; the driver answers it with :attr:`status`.
 
-    Handlers may raise any subclass; :func:`channels._http.serve_http` then sends
+    Handlers may raise any subclass; :func:`channels.http.serve_http` then sends
     an empty response with that status, closes the connection and logs the cause
     once at INFO.
     """

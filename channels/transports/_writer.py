@@ -15,7 +15,7 @@ is ``on_close``: the transport closes the client with 1013), so it never slows a
 to anyone else.
 
 One writer per socket: the handshake response trio-websocket writes, our pongs and close
-frames and every channel frame go through this same queue (``channels._wsconn``), so no
+frames and every channel frame go through this same queue (``channels.transports._wsconn``), so no
 frame can interleave with another, whoever wrote it.
 """
 

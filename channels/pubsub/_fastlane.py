@@ -9,7 +9,7 @@ We go one step further, because a mailbox hop per subscriber costs a Trio schedu
 (about 9 µs here, see ``reference/performance.md`` B1/B4): the entry holds the transport's
 *sink*, and the frame bytes go to the socket from the broadcasting task itself: collected
 per socket until that task yields, then written with one non-blocking ``send()`` per
-socket (``channels._writer``). For WebSocket the frame is also framed once: server frames
+socket (``channels.transports._writer``). For WebSocket the frame is also framed once: server frames
 are unmasked, so the bytes are identical for every subscriber.
 
 Order: what one process sends a transport keeps its order, as through Phoenix's
@@ -22,15 +22,26 @@ transport's own join reply...). And until the transport marks a new subscription
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import otp
 
-from ._messages import PushFrame
+from ..protocol import Broadcast, Frame, Serializer, frame_to_ws_bytes
 from ._pubsub import PubSub, register_dispatcher
-from .protocol import Broadcast, Frame, Serializer, frame_to_ws_bytes
 
-__all__ = ["FastlaneSub", "Sink", "broadcast", "fastlane_dispatcher"]
+__all__ = ["FastlaneSub", "PushFrame", "Sink", "broadcast", "fastlane_dispatcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class PushFrame:
+    """channel or fastlane -> transport: write this encoded frame (``{:socket_push, opcode, data}``).
+
+    Defined here, in the pub/sub layer, because the fastlane sends it to a transport whose
+    sink is not ready; transports and channels import it from here (or ``transports._messages``).
+    """
+
+    frame: Frame
 
 
 class Sink(Protocol):

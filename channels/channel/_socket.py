@@ -24,33 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import otp
 
-from .protocol import Message, Reply, Serializer
-
-if TYPE_CHECKING:
-    from ._channel import Channel
+from ..protocol import Message, Reply, Serializer
+from ..transports._messages import Error as Error, Ok as Ok
 
 __all__ = ["Error", "Ok", "Socket", "SocketRef"]
 
 S = TypeVar("S", bound="Socket")
-
-
-@dataclass(frozen=True, slots=True)
-class Ok(Generic[S]):
-    """A successful ``connect`` or ``join``: ``{:ok, socket}`` or ``{:ok, reply, socket}``."""
-
-    socket: S
-    reply: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class Error:
-    """A refused ``connect`` (``:error`` / ``{:error, reason}``) or join (``{:error, reply}``)."""
-
-    reply: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +90,9 @@ class Socket:
     topic: str | None
     join_ref: Any
     ref: Any
-    channel: type[Channel] | None
+    #: The joined ``Channel`` subclass. Typed ``type[Any]``: ``_channel`` imports this module,
+    #: so this one does not import ``_channel`` back (no import cycle, not even for typing).
+    channel: type[Any] | None
     channel_pid: otp.Pid | None
     joined: bool
     socket_id: str | None
@@ -206,7 +191,7 @@ class Socket:
     def push(self, event: str, payload: Any) -> None:
         """Send ``event`` to this channel's client (Phoenix's ``push/3``)."""
         self._require_joined("push")
-        from ._messages import PushFrame
+        from ..transports._messages import PushFrame
 
         frame = self.serializer.encode_push(  # type: ignore[union-attr]
             Message(self.topic or "", event, payload, None, self.join_ref)
@@ -228,14 +213,14 @@ class Socket:
     def broadcast(self, event: str, payload: Any) -> None:
         """Broadcast ``event`` to every subscriber of this topic, this client included."""
         self._require_joined("broadcast")
-        from ._fastlane import broadcast
+        from ..pubsub._fastlane import broadcast
 
         broadcast(self.pubsub_server or "", self.topic or "", event, payload)
 
     def broadcast_from(self, event: str, payload: Any) -> None:
         """Broadcast to every subscriber of this topic except this channel's client."""
         self._require_joined("broadcast_from")
-        from ._fastlane import broadcast
+        from ..pubsub._fastlane import broadcast
 
         broadcast(self.pubsub_server or "", self.topic or "", event, payload,
                   from_pid=self.channel_pid)
@@ -243,8 +228,8 @@ class Socket:
     # -- routing ---------------------------------------------------------------------------
 
     @classmethod
-    def route(cls, topic: str) -> tuple[type[Channel], Mapping[str, Any]] | None:
-        """The channel class (and route options) for ``topic``, or None."""
+    def route(cls, topic: str) -> tuple[type[Any], Mapping[str, Any]] | None:
+        """The ``Channel`` subclass (and route options) for ``topic``, or None."""
         for entry in cls.routes:
             pattern, channel = entry[0], entry[1]
             opts: Mapping[str, Any] = entry[2] if len(entry) > 2 else {}
@@ -264,7 +249,7 @@ def reply(socket_ref: SocketRef, status: str | tuple[str, Any]) -> None:
 
     ``status`` is ``"ok"`` / ``"error"`` (empty response) or ``(status, payload)``.
     """
-    from ._messages import PushFrame
+    from ..transports._messages import PushFrame
 
     st, payload = (status, {}) if isinstance(status, str) else status
     frame = socket_ref.serializer.encode_reply(

@@ -47,8 +47,9 @@ import trio
 
 import otp
 
-from ._fastlane import broadcast as _broadcast
-from ._http import (
+from ..channel._session import session_opener
+from ..channel._socket import Error, Ok, Socket
+from ..http import (
     BodyReader,
     HTTPLimits,
     InvalidAuthToken,
@@ -68,12 +69,13 @@ from ._http import (
     stream_addresses,
     validate_websocket_upgrade,
 )
-from ._messages import Drain
-from ._pubsub import Adapter, AdapterFactory, PubSub
-from ._socket import Error, Ok, Socket
-from ._transport import Transport, run_transport
-from ._websocket import WebSocketOptions, run_websocket
-from .protocol import negotiate_serializer
+from ..protocol import Serializer, negotiate_serializer
+from ..pubsub._fastlane import broadcast as _broadcast
+from ..pubsub._pubsub import Adapter, AdapterFactory, PubSub
+from ..transports._longpoll import LongPollMount, LongPollOptions, handle_longpoll, longpoll_children
+from ..transports._messages import Drain, SessionHandler, TransportIO
+from ..transports._transport import Transport, run_transport
+from ..transports._websocket import WebSocketOptions, run_websocket
 
 __all__ = ["DrainerOptions", "Endpoint", "SocketMount"]
 
@@ -188,7 +190,7 @@ class Endpoint:
         self.max_connections = max_connections
         self.pubsub_partitions = pubsub_partitions
         if redis_url is not None and pubsub_adapter is None:
-            from ._redis_adapter import RedisAdapter
+            from ..pubsub._redis_adapter import RedisAdapter
 
             pubsub_adapter = RedisAdapter(redis_url, node_name=node_name or "")
         self.pubsub_adapter = pubsub_adapter
@@ -223,9 +225,7 @@ class Endpoint:
                 seen.add(pool)
                 children.append(otp.PartitionSupervisor.child_spec(name=pool, partitions=mount.partitions))
         if any(m.longpoll for m in self.sockets):
-            from ._longpoll import longpoll_children
-
-            children.extend(longpoll_children(self))
+            children.extend(longpoll_children(self.name))
         children.extend(self.extra_children)
         children.append(otp.Supervisor.child_spec(
             self._listener_children(), id="listener", name=f"{self.name}.Listener",
@@ -498,9 +498,10 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, reque
         mount, kind = match.handler
         if kind == "websocket":
             return await _websocket(rt, me, stream, mount, request, body, match.params, upgraded)
-        from ._longpoll import handle_longpoll
-
-        return await handle_longpoll(rt.endpoint, mount, request, body, match.params)
+        if not issubclass(mount.handler, Socket):
+            return _NOT_FOUND
+        return await handle_longpoll(_longpoll_mount(rt.endpoint, mount), request, body, match.params,
+                                     origin_allowed=origin_allowed(rt.endpoint, mount, request))
     for prefix, fn in rt.extra_routes:
         if request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/"):
             result: Response | Upgrade = await fn(request, body)
@@ -525,6 +526,26 @@ def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> 
                      "host than the one configured in your endpoint (url_host=%r) or check_origin.",
                      origin, endpoint.url_host)
     return ok
+
+
+def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
+    """The endpoint and ``mount`` as long-poll sees them: data, and ``connect`` as a callable."""
+
+    async def connect(params: Mapping[str, Any], connect_info: Mapping[str, Any], vsn: str | None,
+                      transport_pid: otp.Pid
+                      ) -> tuple[Serializer, Callable[[TransportIO], SessionHandler]] | None:
+        socket = await connect_socket(endpoint, mount, params, connect_info, "longpoll", transport_pid, vsn)
+        if socket is None:
+            return None
+        assert socket.serializer is not None
+        return socket.serializer, session_opener(socket, endpoint.pool_name(mount.handler))
+
+    return LongPollMount(
+        endpoint_name=endpoint.name, pubsub_server=endpoint.pubsub_server,
+        secret_key_base=endpoint.secret_key_base, handler_name=mount.handler.__qualname__,
+        connect_info=tuple(mount.connect_info), auth_token=bool(mount.auth_token),
+        options=mount.longpoll if isinstance(mount.longpoll, LongPollOptions) else LongPollOptions(),
+        connect=connect, identity=mount)
 
 
 async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping[str, Any],
@@ -612,8 +633,10 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     replay = _replay_bytes(body.take_over())
     me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
     peer = f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
-    upgraded.append(partial(run_websocket, stream, replay, socket, subprotocol=chosen, options=options,
-                            pool=endpoint.pool_name(mount.handler), peer=peer))
+    assert socket.serializer is not None
+    upgraded.append(partial(run_websocket, stream, replay, socket.serializer,
+                            session_opener(socket, endpoint.pool_name(mount.handler)),
+                            subprotocol=chosen, options=options, peer=peer))
     return Upgrade()
 
 

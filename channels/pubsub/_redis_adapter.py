@@ -42,6 +42,7 @@ import trio
 
 import otp
 
+from ..protocol import Broadcast
 from ._pubsub import deliver_remote
 from ._redis import (
     RedisConnectionError,
@@ -51,7 +52,6 @@ from ._redis import (
     open_redis_subscriber,
     parse_redis_url,
 )
-from .protocol import Broadcast
 
 __all__ = ["RedisAdapter"]
 

@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 
 import otp
 
-from ._channel import Channel
-from ._endpoint import Endpoint, SocketMount
-from ._http import BodyReader, Request, Response, StaticFiles
-from ._socket import Error, Ok, Socket
+from ..channel._channel import Channel
+from ..channel._socket import Error, Ok, Socket
+from ..endpoint._endpoint import Endpoint, SocketMount
+from ..http import BodyReader, Request, Response, StaticFiles
 
 __all__ = ["STATIC_DIR", "TOPIC", "ObserverChannel", "ObserverSocket", "enable", "mounted_path", "tree_view"]
 
