@@ -6,7 +6,7 @@ Example::
 
     endpoint = channels.Endpoint(name="MyApp.Endpoint", port=4000, sockets=[...])
     channels.observer.enable(endpoint)   # http://127.0.0.1:4000/_observer/
-    endpoint.run()
+    channels.serve(endpoint)
 
 ``otp-channels serve MODULE:ENDPOINT --observer`` does the same. See ``channels.ops._observer``.
 """

@@ -142,8 +142,8 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url,
-                  node_name=args.node_name).run()
+    endpoint = make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, node_name=args.node_name)
+    raise SystemExit(channels.serve(endpoint, control=False))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Example::
         port=4000,
         sockets=[channels.SocketMount("/socket", UserSocket)],
     )
-    endpoint.run()                      # or: await endpoint.start_link() inside a node
+    channels.serve(endpoint)            # or: await endpoint.start_link() inside a node
 
 The tree, as in the seed documents (Phoenix's endpoint, ranch's listener)::
 
@@ -36,7 +36,6 @@ import errno
 import gc
 import logging
 import os
-import signal
 import socket as stdsocket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -261,20 +260,6 @@ class Endpoint:
         """
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
-
-    def run(self) -> None:
-        """Serve in a fresh node until SIGINT/SIGTERM, then shut down (draining first)."""
-
-        async def main() -> None:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                await self.start_link()
-                self.tune_gc()
-                print(f"[{self.name}] listening on http://{self.host}:{self.port}", flush=True)
-                async for signum in signals:
-                    logger.info("%s: %s received, shutting down", self.name, signal.Signals(signum).name)
-                    break
-
-        otp.run(main)
 
     def _runtime(self) -> _Runtime:
         runtime = otp.current_node().tables.get(("endpoint", self.name))

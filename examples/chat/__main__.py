@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+import channels
+
 from . import PHOENIX_JS, make_endpoint
 
 
@@ -22,7 +24,8 @@ def main() -> None:
         logging.getLogger("examples.chat").warning(
             "the Phoenix JS client is not installed (%s is missing): the page will not work until you run "
             "`cd tests/interop && npm ci` (or `.ci/setup --with-services`)", args.phoenix_js)
-    make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, phoenix_js=args.phoenix_js).run()
+    endpoint = make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, phoenix_js=args.phoenix_js)
+    raise SystemExit(channels.serve(endpoint, control=False))
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def main() -> None:
         pubsub_adapter=channels.RedisAdapter(args.redis_url, node_name=args.name),
         extra_children=[PRESENCE.child_spec()],
     )
-    endpoint.run()
+    raise SystemExit(channels.serve(endpoint, control=False, node_name=args.name))
 
 
 if __name__ == "__main__":

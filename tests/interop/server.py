@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    make_endpoint(host=args.host, port=args.port).run()
+    raise SystemExit(channels.serve(make_endpoint(host=args.host, port=args.port), control=False))
 
 
 if __name__ == "__main__":
