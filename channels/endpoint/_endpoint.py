@@ -32,7 +32,6 @@ kernel's backlog holds new clients) until a connection ends, instead of failing 
 
 from __future__ import annotations
 
-import errno
 import gc
 import logging
 import os
@@ -75,6 +74,7 @@ from ..transports._longpoll import LongPollMount, LongPollOptions, handle_longpo
 from ..transports._messages import Drain, SessionHandler, TransportIO
 from ..transports._transport import Transport, run_transport
 from ..transports._websocket import WebSocketOptions, run_websocket
+from ._acceptor import AcceptorStatistics, Limiter, accept_loop
 
 __all__ = ["DrainerOptions", "Endpoint", "SocketMount"]
 
@@ -122,33 +122,8 @@ class _Runtime:
     endpoint: Endpoint
     router: Router[tuple[SocketMount, str]]
     static: StaticFiles | None
-    limiter: _Limiter
+    limiter: Limiter
     extra_routes: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
-
-
-class _Limiter:
-    """Counts live connections; acceptors wait for a free slot (back-pressure)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
-        #: Slots held by acceptors waiting in accept() (counted in ``count``).
-        self.reserved = 0
-        self.high_water = 0
-        self._lot = trio.lowlevel.ParkingLot()
-
-    async def wait_for_slot(self) -> None:
-        while self.count >= self.limit:
-            await self._lot.park()
-
-    def acquire(self) -> None:
-        self.count += 1
-        if self.count > self.high_water:
-            self.high_water = self.count
-
-    def release(self) -> None:
-        self.count -= 1
-        self._lot.unpark()
 
 
 class Endpoint:
@@ -359,7 +334,7 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         static = None
         if endpoint.static_dir is not None or endpoint.static_files:
             static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
-        rt = _Runtime(endpoint, router, static, _Limiter(endpoint.max_connections),
+        rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections),
                       list(endpoint.extra_routes))
         node.tables[("endpoint", endpoint.name)] = rt
         node.tables[("listen_sockets", endpoint.name)] = socks
@@ -381,9 +356,6 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         return {"sockets": len(state), "address": f"{host}:{port}"}
 
 
-_OVERLOAD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-
-
 async def _acceptor(endpoint: Endpoint, index: int) -> None:
     node = otp.current_node()
     me = otp.current_process()
@@ -392,32 +364,14 @@ async def _acceptor(endpoint: Endpoint, index: int) -> None:
     socks = node.tables[("listen_sockets", endpoint.name)]
     listener = socks[index % len(socks)]
     rt: _Runtime = node.tables[("endpoint", endpoint.name)]
-    accepted = 0
-    me.summary = lambda: {"accepted": accepted, "port": endpoint.port}
+    stats = AcceptorStatistics()
+    me.summary = lambda: {"accepted": stats.accepted, "port": endpoint.port}
     conns = f"{endpoint.name}.Connections"
-    while True:
-        await rt.limiter.wait_for_slot()
-        rt.limiter.acquire()  # reserved before accept(), so acceptors cannot overshoot the limit
-        rt.limiter.reserved += 1
-        try:
-            sock, _addr = await listener.accept()
-        except BaseException as exc:
-            rt.limiter.reserved -= 1
-            rt.limiter.release()
-            if isinstance(exc, OSError) and exc.errno in _OVERLOAD:
-                logger.error("acceptor %s: %s; backing off for 100 ms", me.pid, os.strerror(exc.errno or 0))
-                await trio.sleep(0.1)
-                continue
-            raise
-        rt.limiter.reserved -= 1
-        accepted += 1
-        stream = trio.SocketStream(sock)
-        try:
-            await otp.DynamicSupervisor.start_child(conns, _connection_spec(stream, rt))
-        except Exception:
-            rt.limiter.release()
-            sock.close()
-            raise
+
+    async def handle(sock: trio.socket.SocketType) -> None:
+        await otp.DynamicSupervisor.start_child(conns, _connection_spec(trio.SocketStream(sock), rt))
+
+    await accept_loop(listener, handle, limiter=rt.limiter, statistics=stats)
 
 
 def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:

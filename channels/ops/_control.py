@@ -51,6 +51,7 @@ import trio
 
 import otp
 
+from ..endpoint._acceptor import AcceptorStatistics, accept_loop
 from ._observer import mounted_path
 
 __all__ = [
@@ -361,29 +362,32 @@ async def _acceptor(sup_name: str) -> None:
     me.behaviour = "ControlAcceptor"
     node = otp.current_node()
     listening: _Listening = node.tables[_table_key(sup_name)]
-    served = 0
+    stats = AcceptorStatistics()
+    refused = 0
     clients = 0
-    me.summary = lambda: {"accepted": served, "connections": clients}
+    me.summary = lambda: {"accepted": stats.accepted - refused, "connections": clients}
     async with trio.open_nursery() as nursery:
-        while True:
-            conn, _ = await listening.sock.accept()
+
+        async def serve(conn: trio.socket.SocketType) -> None:
+            nonlocal clients
+            clients += 1
+            try:
+                await _serve_client(node, listening, trio.SocketStream(conn))
+            finally:
+                clients -= 1
+                conn.close()
+
+        async def handle(conn: trio.socket.SocketType) -> None:
+            nonlocal refused
             uid = _peer_uid(conn)
             if uid is not None and uid not in (os.getuid(), 0):
                 logger.warning("control: refused a client running as uid %d", uid)
+                refused += 1
                 conn.close()
-                continue
-            served += 1
+                return
+            nursery.start_soon(serve, conn)
 
-            async def serve(conn: trio.socket.SocketType = conn) -> None:
-                nonlocal clients
-                clients += 1
-                try:
-                    await _serve_client(node, listening, trio.SocketStream(conn))
-                finally:
-                    clients -= 1
-                    conn.close()
-
-            nursery.start_soon(serve)
+        await accept_loop(listening.sock, handle, statistics=stats)
 
 
 async def _serve_client(node: otp.Node, listening: _Listening, stream: trio.SocketStream) -> None:

@@ -56,9 +56,8 @@ import os
 import socket
 import time
 from collections.abc import Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
-
-import attrs
 
 __all__ = [
     "AlreadyTrackedError",
@@ -123,7 +122,7 @@ class ReplicaStatus(enum.Enum):
     PERMDOWN = "permdown"
 
 
-@attrs.frozen(eq=True, hash=False)
+@dataclass(frozen=True, slots=True)
 class TrackedValue:
     """One tracked presence: ``pid_key`` tracks ``key`` on ``topic`` with ``meta``.
 
@@ -246,7 +245,7 @@ def _compact(context: Context, clouds: Clouds) -> tuple[Context, Clouds]:
 # -- deltas ---------------------------------------------------------------------
 
 
-@attrs.define(eq=False)
+@dataclass(eq=False, slots=True)
 class TrackerDelta:
     """Replication data: a delta of recent operations, or an extracted full state.
 
@@ -262,11 +261,11 @@ class TrackerDelta:
     """
 
     replica: str
-    context: Context = attrs.field(factory=dict)
-    clouds: Clouds = attrs.field(factory=dict)
-    values: dict[Tag, TrackedValue] = attrs.field(factory=dict)
-    start: Context = attrs.field(factory=dict)
-    end: Context = attrs.field(factory=dict)
+    context: Context = field(default_factory=dict)
+    clouds: Clouds = field(default_factory=dict)
+    values: dict[Tag, TrackedValue] = field(default_factory=dict)
+    start: Context = field(default_factory=dict)
+    end: Context = field(default_factory=dict)
     full: bool = False
 
     def size(self) -> int:
@@ -806,7 +805,7 @@ class TrackerState:
 # -- delta generations (Phoenix.Tracker.DeltaGeneration) ---------------------------
 
 
-@attrs.define(eq=False)
+@dataclass(eq=False, slots=True)
 class DeltaGenerations:
     """Buffered, merged deltas of increasing size, to answer transfer requests cheaply.
 
@@ -817,7 +816,7 @@ class DeltaGenerations:
     """
 
     max_sizes: tuple[int, ...] = (100, 1000, 10_000)
-    generations: list[TrackerDelta] = attrs.field(factory=list)
+    generations: list[TrackerDelta] = field(default_factory=list)
 
     def push(self, state: TrackerState, delta: TrackerDelta) -> None:
         """Record a delta; a full state resets the generations (like Phoenix)."""

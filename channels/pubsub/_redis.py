@@ -27,11 +27,11 @@ import collections
 import math
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import NoReturn, TypeAlias
 from urllib.parse import unquote, urlsplit
 
-import attrs
 import hiredis
 import trio
 
@@ -102,7 +102,7 @@ class InvalidRedisURL(ValueError):
     """A Redis URL could not be parsed; the message says which part was wrong."""
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class RedisAddress:
     """Where and how to connect, as parsed from ``redis://[[user]:password@]host[:port][/db]``."""
 
@@ -204,7 +204,7 @@ def _new_reader() -> hiredis.Reader:
     return hiredis.Reader(replyError=RedisError)
 
 
-@attrs.define(eq=False)
+@dataclass(eq=False, slots=True)
 class RedisConnection:
     """One connection to a Redis server speaking RESP2.
 
@@ -222,12 +222,12 @@ class RedisConnection:
 
     _stream: trio.SocketStream
     address: RedisAddress
-    _reader: hiredis.Reader = attrs.field(factory=_new_reader, init=False)
-    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
-    _pending: int = attrs.field(default=0, init=False)
-    _unsent: bytes = attrs.field(default=b"", init=False)
-    _broken: BaseException | None = attrs.field(default=None, init=False)
-    _closed: bool = attrs.field(default=False, init=False)
+    _reader: hiredis.Reader = field(default_factory=_new_reader, init=False)
+    _lock: trio.Lock = field(default_factory=trio.Lock, init=False)
+    _pending: int = field(default=0, init=False)
+    _unsent: bytes = field(default=b"", init=False)
+    _broken: BaseException | None = field(default=None, init=False)
+    _closed: bool = field(default=False, init=False)
 
     @property
     def closed(self) -> bool:
@@ -477,7 +477,7 @@ async def open_redis_connection(
 # -- publisher ----------------------------------------------------------------
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class RedisPublisherStatistics:
     """Counters of a :class:`RedisPublisher` (all totals since it was created).
 
@@ -507,7 +507,7 @@ class RedisPublisherStatistics:
     direct: int = 0
 
 
-@attrs.define(eq=False)
+@dataclass(eq=False, slots=True)
 class RedisPublisher:
     """A buffer of PUBLISH commands, drained by a background loop that pipelines them.
 
@@ -530,25 +530,24 @@ class RedisPublisher:
 
     max_buffer: int | None = 100_000
     max_batch: int = 1000
-    _buffer: collections.deque[tuple[bytes, bytes]] = attrs.field(
-        factory=collections.deque, init=False
+    _buffer: collections.deque[tuple[bytes, bytes]] = field(default_factory=collections.deque, init=False
     )
-    _wakeup: trio.Event | None = attrs.field(default=None, init=False)
-    _running: bool = attrs.field(default=False, init=False)
-    _connection: RedisConnection | None = attrs.field(default=None, init=False)
-    _direct: int = attrs.field(default=0, init=False)
-    _enqueued: int = attrs.field(default=0, init=False)
-    _settled: int = attrs.field(default=0, init=False)
-    _flush_waiters: list[tuple[int, trio.Event]] = attrs.field(factory=list, init=False)
-    _in_flight: int = attrs.field(default=0, init=False)
-    _published: int = attrs.field(default=0, init=False)
-    _dropped: int = attrs.field(default=0, init=False)
-    _failed: int = attrs.field(default=0, init=False)
-    _batches: int = attrs.field(default=0, init=False)
-    _peak: int = attrs.field(default=0, init=False)
-    _receivers: int = attrs.field(default=0, init=False)
+    _wakeup: trio.Event | None = field(default=None, init=False)
+    _running: bool = field(default=False, init=False)
+    _connection: RedisConnection | None = field(default=None, init=False)
+    _direct: int = field(default=0, init=False)
+    _enqueued: int = field(default=0, init=False)
+    _settled: int = field(default=0, init=False)
+    _flush_waiters: list[tuple[int, trio.Event]] = field(default_factory=list, init=False)
+    _in_flight: int = field(default=0, init=False)
+    _published: int = field(default=0, init=False)
+    _dropped: int = field(default=0, init=False)
+    _failed: int = field(default=0, init=False)
+    _batches: int = field(default=0, init=False)
+    _peak: int = field(default=0, init=False)
+    _receivers: int = field(default=0, init=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {self.max_batch}")
         if self.max_buffer is not None and self.max_buffer < 1:
@@ -689,7 +688,7 @@ class RedisPublisher:
 _SUBSCRIBE_KINDS = {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe"}
 
 
-@attrs.define(eq=False)
+@dataclass(eq=False, slots=True)
 class RedisSubscriber:
     """A connection in subscribe mode; iterate it for ``(channel, data)`` pairs.
 
@@ -707,17 +706,15 @@ class RedisSubscriber:
     """
 
     _conn: RedisConnection
-    _messages: collections.deque[tuple[bytes, bytes]] = attrs.field(
-        factory=collections.deque, init=False
+    _messages: collections.deque[tuple[bytes, bytes]] = field(default_factory=collections.deque, init=False
     )
-    _awaiting: collections.Counter[tuple[bytes, bytes]] = attrs.field(
-        factory=collections.Counter, init=False
+    _awaiting: collections.Counter[tuple[bytes, bytes]] = field(default_factory=collections.Counter, init=False
     )
-    _receive_lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
-    _send_lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
-    channels: set[bytes] = attrs.field(factory=set, init=False)
+    _receive_lock: trio.Lock = field(default_factory=trio.Lock, init=False)
+    _send_lock: trio.Lock = field(default_factory=trio.Lock, init=False)
+    channels: set[bytes] = field(default_factory=set, init=False)
     """The channels currently subscribed to (as confirmed by the server)."""
-    patterns: set[bytes] = attrs.field(factory=set, init=False)
+    patterns: set[bytes] = field(default_factory=set, init=False)
     """The patterns currently subscribed to (as confirmed by the server)."""
 
     @property

@@ -26,9 +26,9 @@ import errno
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import attrs
 import trio
 
 __all__ = ["SocketWriter", "WriterStatistics"]
@@ -39,7 +39,7 @@ logger = logging.getLogger("channels.transport")
 MAX_COALESCE = 256 * 1024
 
 
-@attrs.frozen
+@dataclass(frozen=True, slots=True)
 class WriterStatistics:
     #: Bytes waiting in the outbox now.
     outbox_bytes: int

@@ -1,0 +1,104 @@
+"""The one acceptor loop: the endpoint's TCP acceptors and the control socket's use it.
+
+An acceptor is a process that loops on ``accept()`` of a listening socket and hands each
+accepted socket to ``handle`` (which then owns it: it closes it if it cannot serve it). With
+a ``Limiter`` it applies back-pressure: it reserves a connection slot before ``accept()``, so
+that N acceptors cannot overshoot the limit, and waits while none is free. When the process
+runs out of file descriptors or buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM) it logs once per
+failure and backs off for 100 ms instead of crashing (Ranch and Cowboy do the same).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import NoReturn
+
+import trio
+
+import otp
+
+__all__ = ["AcceptorStatistics", "Limiter", "accept_loop"]
+
+logger = logging.getLogger("channels.endpoint")
+
+_OVERLOAD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+#: How long an acceptor waits after running out of file descriptors or buffers.
+OVERLOAD_BACKOFF = 0.1
+
+
+class Limiter:
+    """Counts live connections; acceptors wait for a free slot (back-pressure)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        #: Slots held by acceptors waiting in accept() (counted in ``count``).
+        self.reserved = 0
+        self.high_water = 0
+        self._lot = trio.lowlevel.ParkingLot()
+
+    async def wait_for_slot(self) -> None:
+        while self.count >= self.limit:
+            await self._lot.park()
+
+    def acquire(self) -> None:
+        self.count += 1
+        if self.count > self.high_water:
+            self.high_water = self.count
+
+    def release(self) -> None:
+        self.count -= 1
+        self._lot.unpark()
+
+
+@dataclass(slots=True)
+class AcceptorStatistics:
+    """What an acceptor has done (for its process's ``summary()``)."""
+
+    accepted: int = 0
+
+
+async def accept_loop(listener: trio.socket.SocketType,
+                      handle: Callable[[trio.socket.SocketType], Awaitable[None]], *,
+                      limiter: Limiter | None = None,
+                      statistics: AcceptorStatistics | None = None) -> NoReturn:
+    """Accept connections on ``listener`` forever, in the calling (acceptor) process.
+
+    ``handle(sock)`` runs in the acceptor between two ``accept()`` calls: it should only hand
+    the socket on (start a connection process, a task). With a ``limiter`` the slot taken for
+    a connection is the handler's to release (when the connection ends, or at once if
+    ``handle`` raises: then the socket is closed here, and the error ends the acceptor).
+    """
+    stats = statistics if statistics is not None else AcceptorStatistics()
+    while True:
+        if limiter is not None:
+            await limiter.wait_for_slot()
+            limiter.acquire()  # reserved before accept(), so acceptors cannot overshoot the limit
+            limiter.reserved += 1
+        try:
+            sock, _addr = await listener.accept()
+        except BaseException as exc:
+            if limiter is not None:
+                limiter.reserved -= 1
+                limiter.release()
+            if isinstance(exc, OSError) and exc.errno in _OVERLOAD:
+                logger.error("acceptor %s: %s; backing off for %d ms", otp.self(), os.strerror(exc.errno or 0),
+                             round(OVERLOAD_BACKOFF * 1000))
+                await trio.sleep(OVERLOAD_BACKOFF)
+                continue
+            raise
+        if limiter is not None:
+            limiter.reserved -= 1
+        stats.accepted += 1
+        try:
+            await handle(sock)
+        except Exception:
+            if limiter is not None:
+                limiter.release()
+            sock.close()
+            raise
