@@ -40,7 +40,8 @@ RANKS = {
     "channels.cli": 7,
     "channels.observer": 7,
     "channels.testing": 7,
-    "channels.__main__": 7,
+    # ``python -m channels``: runs ``channels.cli``.
+    "channels.__main__": 8,
 }
 
 #: Modules whose import means I/O (or the actor runtime, which is built on trio).

@@ -1,6 +1,6 @@
-"""Operator tools: the ``otp-channels`` CLI (``cli``), the node's control socket (``_control``),
-the observer page (``_observer``; public as ``channels.observer``) and the worker processes
-(``_workers``). The top layer: nothing else in ``channels`` imports it except the package's
-``__init__`` (``channels.serve``) and ``channels.observer``."""
+"""Operator tools: the node's control socket (``_control``, and ``channels.serve``), the
+observer page (``_observer``; public as ``channels.observer``) and the worker processes
+(``_workers``). The ``otp-channels`` CLI that drives them is ``channels.cli``, kept at the
+top as the console script's entry point. Only the public modules import this package."""
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.ops.cli import generate
+from channels.cli import generate
 
 from ._support import run_cli
 
