@@ -79,6 +79,7 @@ from ._node import (
     ProcessInfo as ProcessInfo,
     ProcessStatistics as ProcessStatistics,
     ReceiveTimeout as ReceiveTimeout,
+    Table as Table,
     TimerRef as TimerRef,
     current_node as current_node,
     current_process as current_process,

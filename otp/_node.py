@@ -45,7 +45,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Final, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
 import outcome
@@ -837,6 +837,43 @@ class Node:
         logger.warning("%r did not stop within %s s of shutdown; killing it", proc, NODE_SHUTDOWN_TIMEOUT)
         proc.kill(KILLED)
         await done.wait()
+
+
+@final
+class Table(Generic[T]):
+    """A typed kind of per-node table, instead of an ad-hoc tuple key into ``Node.tables``.
+
+    Declare one per kind, at module level: ``RUNTIMES: otp.Table[Runtime] = otp.Table("endpoint")``;
+    a node then holds one value per name: ``RUNTIMES.put(node, name, rt)``,
+    ``RUNTIMES.get(node, name)`` (None if absent), ``RUNTIMES.fetch(node, name)`` (KeyError if
+    absent) and ``RUNTIMES.pop(node, name, rt)`` (removes it only if it is still ``rt``).
+    """
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"otp.Table({self.kind!r})"
+
+    def get(self, node: Node, name: str) -> T | None:
+        return node.tables.get((self, name))
+
+    def fetch(self, node: Node, name: str) -> T:
+        try:
+            return node.tables[(self, name)]  # type: ignore[no-any-return]
+        except KeyError:
+            raise KeyError(f"no {self.kind} table named {name!r} on node {node.name}") from None
+
+    def put(self, node: Node, name: str, value: T) -> None:
+        node.tables[(self, name)] = value
+
+    def pop(self, node: Node, name: str, value: T | None = None) -> None:
+        """Remove the entry (only if it is ``value``, when given: a restarted owner's is kept)."""
+        key = (self, name)
+        if value is None or node.tables.get(key) is value:
+            node.tables.pop(key, None)
 
 
 def current_process() -> Process | None:

@@ -14,6 +14,7 @@ the transport and defers the join to ``handle_continue`` so the supervisor's
 from __future__ import annotations
 
 import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,18 @@ from ..transports._messages import ClientMessage, Drain, JoinResult, PushFrame, 
 from ._channel import Channel
 from ._socket import Error, Ok, Socket
 
-__all__ = ["ChannelServer", "JoinArgs"]
+__all__ = ["ChannelServer", "JoinArgs", "transport_of"]
 
 logger = logging.getLogger("channels.channel")
+
+#: Each live channel server process and the pid of its transport (as data, for the drainer).
+_TRANSPORTS: weakref.WeakKeyDictionary[otp.Process, otp.Pid] = weakref.WeakKeyDictionary()
+
+
+def transport_of(pid: otp.Pid) -> otp.Pid | None:
+    """The transport pid of the channel server ``pid`` (None if it is not a live channel server)."""
+    proc = otp.current_node().process(pid)
+    return _TRANSPORTS.get(proc) if proc is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,7 @@ class ChannelServer(otp.GenServer[Socket]):
         socket = arg.socket
         assert socket.transport_pid is not None
         self.transport_ref = otp.monitor(socket.transport_pid)
+        _TRANSPORTS[me] = socket.transport_pid
         return otp.Ok(socket._evolve(channel_pid=me.pid), continue_=arg)
 
     def format_status(self, state: Socket) -> Any:

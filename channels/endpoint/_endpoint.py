@@ -45,6 +45,7 @@ import trio
 
 import otp
 
+from ..channel._channel_server import transport_of
 from ..channel._session import session_opener
 from ..channel._socket import Error, Ok, Socket
 from ..http import (
@@ -124,6 +125,11 @@ class _Runtime:
     static: StaticFiles | None
     limiter: Limiter
     extra_routes: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+
+
+#: Per node, by endpoint name: the running endpoint's runtime state, and its listening sockets.
+_RUNTIMES: otp.Table[_Runtime] = otp.Table("endpoint")
+_LISTEN_SOCKETS: otp.Table[list[trio.socket.SocketType]] = otp.Table("listen_sockets")
 
 
 class Endpoint:
@@ -237,9 +243,9 @@ class Endpoint:
         gc.set_threshold(50_000, 20, 20)
 
     def _runtime(self) -> _Runtime:
-        runtime = otp.current_node().tables.get(("endpoint", self.name))
+        runtime = _RUNTIMES.get(otp.current_node(), self.name)
         assert runtime is not None, "endpoint is not running"
-        return runtime  # type: ignore[no-any-return]
+        return runtime
 
     def _listener_children(self) -> list[otp.ChildSpec]:
         endpoint = self
@@ -336,15 +342,15 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
             static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
         rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections),
                       list(endpoint.extra_routes))
-        node.tables[("endpoint", endpoint.name)] = rt
-        node.tables[("listen_sockets", endpoint.name)] = socks
+        _RUNTIMES.put(node, endpoint.name, rt)
+        _LISTEN_SOCKETS.put(node, endpoint.name, socks)
         me = otp.current_process()
         assert me is not None
 
         def close_all(_p: otp.Process, _r: Any) -> None:
             for s in socks:
                 s.close()
-            node.tables.pop(("listen_sockets", endpoint.name), None)
+            _LISTEN_SOCKETS.pop(node, endpoint.name, socks)
 
         me.add_exit_hook(close_all)
         return otp.Ok(socks)
@@ -361,9 +367,9 @@ async def _acceptor(endpoint: Endpoint, index: int) -> None:
     me = otp.current_process()
     assert me is not None
     me.behaviour = "Acceptor"
-    socks = node.tables[("listen_sockets", endpoint.name)]
+    socks = _LISTEN_SOCKETS.fetch(node, endpoint.name)
     listener = socks[index % len(socks)]
-    rt: _Runtime = node.tables[("endpoint", endpoint.name)]
+    rt = _RUNTIMES.fetch(node, endpoint.name)
     stats = AcceptorStatistics()
     me.summary = lambda: {"accepted": stats.accepted, "port": endpoint.port}
     conns = f"{endpoint.name}.Connections"
@@ -640,14 +646,7 @@ class _Drainer(otp.GenServer[tuple[Endpoint, DrainerOptions]]):
             return
         logger.info("%s draining %d channels in batches of %d", endpoint.name, len(pids), opts.batch_size)
         # The transports of these channels: we wait for them to finish their 1012 close.
-        transports: set[otp.Pid] = set()
-        for pid in pids:
-            proc = node.process(pid)
-            summary = proc.summary() if proc is not None and proc.summary is not None else None
-            if isinstance(summary, dict) and summary.get("transport"):
-                tpid = node.pid_from_string(str(summary["transport"]))
-                if tpid is not None:
-                    transports.add(tpid)
+        transports = {t for t in map(transport_of, pids) if t is not None}
         refs = {otp.monitor(t) for t in transports}
         with trio.move_on_after(opts.shutdown):
             for start in range(0, len(pids), opts.batch_size):

@@ -281,8 +281,8 @@ class _Listening:
     sock: trio.socket.SocketType
 
 
-def _table_key(name: str) -> tuple[str, str]:
-    return ("control", name)
+#: Per node, by control supervisor name: its listening socket and address.
+_LISTENING: otp.Table[_Listening] = otp.Table("control")
 
 
 class _ControlSocket(otp.GenServer[_Listening]):
@@ -322,7 +322,7 @@ class _ControlSocket(otp.GenServer[_Listening]):
         sock = trio.socket.from_stdlib_socket(raw)
         address = ControlAddress(node.name, os.getpid(), sock_path, cookie_path)
         state = _Listening(address, cookie, sock)
-        node.tables[_table_key(sup_name)] = state
+        _LISTENING.put(node, sup_name, state)
         me = otp.current_process()
         assert me is not None
 
@@ -331,8 +331,7 @@ class _ControlSocket(otp.GenServer[_Listening]):
             for path in (sock_path, cookie_path):
                 with contextlib.suppress(OSError):
                     path.unlink()
-            if node.tables.get(_table_key(sup_name)) is state:
-                del node.tables[_table_key(sup_name)]
+            _LISTENING.pop(node, sup_name, state)
 
         me.add_exit_hook(cleanup)
         return otp.Ok(state)
@@ -361,7 +360,7 @@ async def _acceptor(sup_name: str) -> None:
     assert me is not None
     me.behaviour = "ControlAcceptor"
     node = otp.current_node()
-    listening: _Listening = node.tables[_table_key(sup_name)]
+    listening = _LISTENING.fetch(node, sup_name)
     stats = AcceptorStatistics()
     refused = 0
     clients = 0
@@ -504,7 +503,7 @@ def control_child_spec(*, name: str = "Control", directory: Path | None = None) 
 async def start_control(*, name: str = "Control", directory: Path | None = None) -> ControlAddress:
     """Start the control supervisor (linked to the caller, if it is a process); return its address."""
     await control_child_spec(name=name, directory=directory).start()
-    listening: _Listening = otp.current_node().tables[_table_key(name)]
+    listening = _LISTENING.fetch(otp.current_node(), name)
     return listening.address
 
 

@@ -108,14 +108,18 @@ class _Table:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: The running PubSub servers of a node, by name.
+_TABLES: otp.Table[_Table] = otp.Table("pubsub")
+
+
 def _table(pubsub: str) -> _Table:
-    table = otp.current_node().tables.get(("pubsub", pubsub))
+    table = _TABLES.get(otp.current_node(), pubsub)
     if table is None:
         raise LookupError(
             f"no PubSub named {pubsub!r} is running; add it to your supervision tree, e.g. "
             f"`PubSub.child_spec(name={pubsub!r})` (an Endpoint starts one for you)"
         )
-    return table  # type: ignore[no-any-return]
+    return table
 
 
 #: Starts the adapter process given the PubSub table (see ``PubSub.start_link``).
@@ -147,12 +151,13 @@ class _PubSubSetup(otp.GenServer[None]):
     async def init(self, arg: tuple[str, str, Adapter]) -> otp.Ok[None]:
         name, registry, adapter = arg
         node = otp.current_node()
-        node.tables[("pubsub", name)] = _Table(name, registry, adapter)
+        table = _Table(name, registry, adapter)
+        _TABLES.put(node, name, table)
         me = otp.current_process()
         assert me is not None
 
         def drop(_p: otp.Process, _r: Any) -> None:
-            node.tables.pop(("pubsub", name), None)
+            _TABLES.pop(node, name, table)
 
         me.add_exit_hook(drop)
         return otp.Ok(None)

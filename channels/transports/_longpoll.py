@@ -279,14 +279,14 @@ class _LongPollIO:
 
 @dataclass(eq=False)
 class _Registry:
-    """The live sessions of one endpoint, by session id (``node.tables``)."""
+    """The live sessions of one endpoint, by session id (in ``_REGISTRIES``)."""
 
     endpoint_id: str
     sessions: dict[str, _LongPollIO] = field(default_factory=dict)
 
 
-def _registry_key(endpoint_name: str) -> tuple[str, str]:
-    return ("longpoll", endpoint_name)
+#: Per node, by endpoint name: its live long-poll sessions.
+_REGISTRIES: otp.Table[_Registry] = otp.Table("longpoll")
 
 
 def _supervisor_name(endpoint_name: str) -> str:
@@ -299,19 +299,17 @@ def longpoll_children(endpoint_name: str) -> list[otp.ChildSpec]:
     Each start draws a new random endpoint id: tokens of an earlier start are refused.
     """
     name = _supervisor_name(endpoint_name)
-    key = _registry_key(endpoint_name)
 
     async def start() -> otp.Pid:
         node = otp.current_node()
         registry = _Registry(secrets.token_urlsafe(16))
-        node.tables[key] = registry
+        _REGISTRIES.put(node, endpoint_name, registry)
         pid = await otp.DynamicSupervisor.start_link(name=name)
         proc = node.process(pid)
         assert proc is not None
 
         def forget(_p: otp.Process, _r: Any) -> None:
-            if node.tables.get(key) is registry:
-                del node.tables[key]
+            _REGISTRIES.pop(node, endpoint_name, registry)
 
         proc.add_exit_hook(forget)
         return pid
@@ -471,7 +469,7 @@ async def handle_longpoll(mount: LongPollMount, request: Request, body: BodyRead
         return longpoll_preflight(request)
     if method != "GET" and method != "POST":
         return longpoll_bad_request()
-    registry = otp.current_node().tables.get(_registry_key(mount.endpoint_name))
+    registry = _REGISTRIES.get(otp.current_node(), mount.endpoint_name)
     if registry is None:
         logger.error("%s: long-poll request but the long-poll supervisor is not running", mount.endpoint_name)
         return _status(500)
