@@ -11,9 +11,9 @@ import logging as _logging
 from otp import NoReply as NoReply, Reply as Reply, Stop as Stop
 
 from .channel import (
+    Accept as Accept,
     Channel as Channel,
-    Error as Error,
-    Ok as Ok,
+    Refuse as Refuse,
     Socket as Socket,
     SocketRef as SocketRef,
     reply as reply,

@@ -291,10 +291,10 @@ import channels
 
 class {cls}Channel(channels.Channel):
     async def join(self, topic: str, payload: Any, socket: channels.Socket
-                   ) -> channels.Ok[Any] | channels.Error:
+                   ) -> channels.Accept[Any] | channels.Refuse:
         if self.authorized(payload):
-            return channels.Ok(socket)
-        return channels.Error({{"reason": "unauthorized"}})
+            return channels.Accept(socket)
+        return channels.Refuse({{"reason": "unauthorized"}})
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> channels.Reply[Any] | channels.NoReply[Any]:
@@ -385,7 +385,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from channels import Error, Ok, Socket
+from channels import Accept, Refuse, Socket
 
 
 class {cls}Socket(Socket):
@@ -396,8 +396,8 @@ class {cls}Socket(Socket):
     # (``otp-channels new channel Room`` writes a RoomChannel.)
     routes = []
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
-        """Verify and authenticate the client here; return ``Error()`` to refuse it.
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Accept[Any] | Refuse:
+        """Verify and authenticate the client here; return ``Refuse()`` to refuse it.
 
         To verify a token signed with ``channels.token.sign``::
 
@@ -405,7 +405,7 @@ class {cls}Socket(Socket):
 
             user_id = token.verify(secret, "user socket", params["token"], max_age=86400)
         """
-        return Ok(self)
+        return Accept(self)
 
     def id(self) -> str | None:
         """An id that identifies all sockets of one user (``"user_socket:" + user_id``), or None.

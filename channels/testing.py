@@ -14,7 +14,7 @@ Example (``node`` is the otp-node fixture of ``tests/conftest.py``; without a no
 
     class RoomChannel(channels.Channel):
         async def join(self, topic, payload, socket):
-            return channels.Ok(socket)
+            return channels.Accept(socket)
 
         async def handle_in(self, event, payload, socket):
             socket.broadcast("new_msg", payload)
@@ -95,7 +95,7 @@ from .protocol import (
     InvalidMessageError,
     Message,
     Ref,
-    Reply,
+    ReplyMessage,
     Serializer,
     negotiate_serializer,
 )
@@ -161,7 +161,7 @@ class Received:
     """One frame the client received: raw data and its decoding (None if it did not decode)."""
 
     data: str | bytes
-    decoded: Message | Reply | None
+    decoded: Message | ReplyMessage | None
     error: str | None = None
 
     @property
@@ -559,26 +559,26 @@ class SocketClient:
         """Take the oldest unread frame, raw (``str`` for text, ``bytes`` for binary)."""
         return (await self._take(lambda r: True, "a frame", timeout)).data
 
-    async def receive(self, timeout: float = DEFAULT_TIMEOUT) -> Message | Reply:
-        """Take the oldest unread frame, decoded (a ``Reply`` or a pushed ``Message``)."""
+    async def receive(self, timeout: float = DEFAULT_TIMEOUT) -> Message | ReplyMessage:
+        """Take the oldest unread frame, decoded (a ``ReplyMessage`` or a pushed ``Message``)."""
         received = await self._take(lambda r: r.decoded is not None, "a decodable frame", timeout)
         assert received.decoded is not None
         return received.decoded
 
     async def assert_reply(self, ref: Any, status: Any = "ok", response: Any = ANY, *,
                            topic: Any = ANY, join_ref: Any = ANY,
-                           timeout: float = DEFAULT_TIMEOUT) -> Reply:
+                           timeout: float = DEFAULT_TIMEOUT) -> ReplyMessage:
         """Wait for the reply to the message ``ref``; check its status and response.
 
         A reply to ``ref`` whose status/response differ fails at once (no waiting).
         """
         def match(r: Received) -> bool:
             d = r.decoded
-            return type(d) is Reply and d.ref == ref and topic == d.topic
+            return type(d) is ReplyMessage and d.ref == ref and topic == d.topic
 
         received = await self._take(match, f"a reply to ref {ref!r}", timeout)
         reply = received.decoded
-        assert type(reply) is Reply
+        assert type(reply) is ReplyMessage
         if status != reply.status or response != reply.payload or join_ref != reply.join_ref:
             raise AssertionError(
                 f"reply to ref {ref!r}: expected status {status!r}, response {response!r}, "
@@ -636,7 +636,7 @@ class SocketClient:
 
     async def refute_reply(self, ref: Any = ANY) -> None:
         """Fail if a reply to ``ref`` arrived (after the run settles)."""
-        await self._refute(lambda r: type(r.decoded) is Reply and ref == r.decoded.ref,
+        await self._refute(lambda r: type(r.decoded) is ReplyMessage and ref == r.decoded.ref,
                            f"reply to ref {ref!r}")
 
     async def refute_any(self) -> None:

@@ -82,8 +82,8 @@ def make_payload(k: int, size: int) -> dict[str, Any]:
 class BenchChannel(channels.Channel):
     """``go`` broadcasts M messages to the topic; ``echo`` replies with its payload."""
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
-        return channels.Ok(socket)
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
+        return channels.Accept(socket)
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any]:

@@ -8,4 +8,4 @@ from __future__ import annotations
 
 from ._channel import Channel as Channel
 from ._session import SocketSession as SocketSession, session_opener as session_opener
-from ._socket import Error as Error, Ok as Ok, Socket as Socket, SocketRef as SocketRef, reply as reply
+from ._socket import Accept as Accept, Refuse as Refuse, Socket as Socket, SocketRef as SocketRef, reply as reply

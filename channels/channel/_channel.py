@@ -7,8 +7,8 @@ Example::
 
         async def join(self, topic, payload, socket):
             if topic == "room:lobby":
-                return channels.Ok(socket)
-            return channels.Error({"reason": "unauthorized"})
+                return channels.Accept(socket)
+            return channels.Refuse({"reason": "unauthorized"})
 
         async def handle_in(self, event, payload, socket):
             if event == "new_msg":
@@ -27,7 +27,7 @@ client ``phx_error`` for that topic and leaves the socket and its other channels
 Callback results are the otp shapes with the socket as state:
 
 ==================  ===========================================================
-``join``             ``Ok(socket)``, ``Ok(socket, reply)``, ``Error(reply)``
+``join``             ``Accept(socket)``, ``Accept(socket, reply)``, ``Refuse(reply)``
 ``handle_in``        ``Reply(status_or_(status, payload), socket)``, ``NoReply(socket)``,
                      ``Stop(reason, socket)``, ``Stop(reason, socket, reply=...)``
 ``handle_out``       ``NoReply(socket)``, ``Stop(reason, socket)``
@@ -47,7 +47,7 @@ from typing import Any, ClassVar, TypeVar
 
 import otp
 
-from ._socket import Error, Ok, Socket
+from ._socket import Accept, Refuse, Socket
 
 __all__ = ["Channel"]
 
@@ -62,9 +62,9 @@ class Channel:
     #: Events routed through ``handle_out`` instead of the fastlane.
     intercept: ClassVar[Sequence[str]] = ()
 
-    async def join(self, topic: str, payload: Any, socket: Any) -> Ok[Any] | Error:
+    async def join(self, topic: str, payload: Any, socket: Any) -> Accept[Any] | Refuse:
         """Authorize a join. The default refuses, so that nothing is joinable by accident."""
-        return Error({"reason": "join/3 is not implemented"})
+        return Refuse({"reason": "join/3 is not implemented"})
 
     async def handle_in(self, event: str, payload: Any, socket: Any
                         ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:

@@ -20,12 +20,12 @@ from typing import Any
 
 import otp
 
-from ..protocol import Broadcast, Reply
+from ..protocol import Broadcast, ReplyMessage
 from ..pubsub._fastlane import FastlaneSub
 from ..pubsub._pubsub import PubSub
 from ..transports._messages import ClientMessage, Drain, JoinResult, PushFrame, SocketClose, SocketDrain
 from ._channel import Channel
-from ._socket import Error, Ok, Socket
+from ._socket import Accept, Refuse, Socket
 
 __all__ = ["ChannelServer", "JoinArgs", "transport_of"]
 
@@ -97,10 +97,10 @@ class ChannelServer(otp.GenServer[Socket]):
         name = type(self.channel).__qualname__
         try:
             result = await self.channel.join(socket.topic or "", arg.payload, socket)
-            if type(result) is not Ok and type(result) is not Error:
+            if type(result) is not Accept and type(result) is not Refuse:
                 raise otp.BadReturnError(
-                    f"expected {name}.join to return Ok(socket) | Ok(socket, reply) | "
-                    f"Error(reply), got: {result!r}"
+                    f"expected {name}.join to return Accept(socket) | Accept(socket, reply) | "
+                    f"Refuse(reply), got: {result!r}"
                 )
         except Exception as exc:
             # "join crashed": the transport sees our Down. terminate does not run: the
@@ -108,7 +108,7 @@ class ChannelServer(otp.GenServer[Socket]):
             raise otp.ProcessExit(exc) from None
         transport = socket.transport_pid
         assert transport is not None
-        if isinstance(result, Error):
+        if isinstance(result, Refuse):
             otp.send(transport, JoinResult(arg.ref, "error", {} if result.reply is None else result.reply))
             return otp.Stop(otp.SHUTDOWN, socket)
         joined = result.socket._evolve(joined=True)
@@ -173,7 +173,7 @@ class ChannelServer(otp.GenServer[Socket]):
         assert socket.serializer is not None
         assert socket.transport_pid is not None
         status, payload = status_payload
-        frame = socket.serializer.encode_reply(Reply(socket.topic or "", status, payload, ref, socket.join_ref))
+        frame = socket.serializer.encode_reply(ReplyMessage(socket.topic or "", status, payload, ref, socket.join_ref))
         if socket.sink is not None:
             socket.sink.push(frame)
         else:

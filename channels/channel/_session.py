@@ -26,7 +26,7 @@ from typing import Any
 
 import otp
 
-from ..protocol import Broadcast, Message, Reply, Serializer
+from ..protocol import Broadcast, Message, ReplyMessage, Serializer
 from ..pubsub._fastlane import FastlaneSub
 from ..pubsub._pubsub import PubSub
 from ..transports._messages import (
@@ -94,7 +94,7 @@ class SocketSession:
     # -- output -------------------------------------------------------------------------
 
     def _reply(self, join_ref: Any, ref: Any, topic: str, status: str, payload: Any) -> None:
-        self.io.write_frame(self.serializer.encode_reply(Reply(topic, status, payload, ref, join_ref)))
+        self.io.write_frame(self.serializer.encode_reply(ReplyMessage(topic, status, payload, ref, join_ref)))
 
     def _push(self, topic: str, event: str, payload: Any, ref: Any, join_ref: Any) -> None:
         self.io.write_frame(self.serializer.encode_push(Message(topic, event, payload, ref, join_ref)))

@@ -7,8 +7,8 @@ Example::
 
         async def connect(self, params, connect_info):
             if params.get("token") != "secret":
-                return channels.Error()
-            return channels.Ok(self.assign(user_id=params.get("user")))
+                return channels.Refuse()
+            return channels.Accept(self.assign(user_id=params.get("user")))
 
         def id(self):
             return f"users_socket:{self.assigns['user_id']}"
@@ -17,7 +17,7 @@ As in Phoenix, the *socket* is both the behaviour and the value: the endpoint ma
 ``UserSocket`` instance per connection and calls ``connect`` on it; each joined channel
 then gets its own copy with ``topic``, ``join_ref`` and ``channel_pid`` set. A socket
 is treated as immutable: ``assign`` returns a new socket, so return it from your callback
-(``channels.Ok(socket.assign(...))``, ``channels.NoReply(socket)``).
+(``channels.Accept(socket.assign(...))``, ``channels.NoReply(socket)``).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any, ClassVar, TypeVar
 
 import otp
 
-from ..protocol import Message, Reply, Serializer
-from ..transports._messages import Error as Error, Ok as Ok
+from ..protocol import Message, ReplyMessage, Serializer
+from ..transports._messages import Accept as Accept, Refuse as Refuse
 
-__all__ = ["Error", "Ok", "Socket", "SocketRef"]
+__all__ = ["Accept", "Refuse", "Socket", "SocketRef"]
 
 S = TypeVar("S", bound="Socket")
 
@@ -121,14 +121,14 @@ class Socket:
 
     # -- behaviour --------------------------------------------------------------------
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Accept[Any] | Refuse:
         """Authenticate the connection. The default accepts everyone.
 
         ``connect_info`` holds what the mount's ``connect_info`` option lists, as in Phoenix:
         ``peer_data`` (``{"address", "port"}``), ``uri``, ``user_agent``, ``x_headers``,
         ``trace_context_headers``, ``sec_websocket_headers``, ``auth_token``.
         """
-        return Ok(self)
+        return Accept(self)
 
     def id(self) -> str | None:
         """A topic identifying this connection's user, or None.
@@ -253,7 +253,7 @@ def reply(socket_ref: SocketRef, status: str | tuple[str, Any]) -> None:
 
     st, payload = (status, {}) if isinstance(status, str) else status
     frame = socket_ref.serializer.encode_reply(
-        Reply(socket_ref.topic, st, payload, socket_ref.ref, socket_ref.join_ref)
+        ReplyMessage(socket_ref.topic, st, payload, socket_ref.ref, socket_ref.join_ref)
     )
     otp.send(socket_ref.transport_pid, PushFrame(frame))
 

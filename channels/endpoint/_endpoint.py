@@ -47,7 +47,7 @@ import otp
 
 from ..channel._channel_server import transport_of
 from ..channel._session import session_opener
-from ..channel._socket import Error, Ok, Socket
+from ..channel._socket import Accept, Refuse, Socket
 from ..http import (
     BodyReader,
     HTTPLimits,
@@ -515,11 +515,11 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     socket.pubsub_server = endpoint.pubsub_server
     name = mount.handler.__qualname__
     result = await socket.connect(params, connect_info)
-    if type(result) is Error:
+    if type(result) is Refuse:
         logger.info("%s refused a connection: %r", name, result.reply)
         return None
-    if type(result) is not Ok or not isinstance(result.socket, Socket):
-        logger.error("%s.connect returned an invalid value (expected Ok(socket) | Error()), got: %r",
+    if type(result) is not Accept or not isinstance(result.socket, Socket):
+        logger.error("%s.connect returned an invalid value (expected Accept(socket) | Refuse()), got: %r",
                      name, result)
         return None
     connected: Socket = result.socket
@@ -600,9 +600,9 @@ async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: 
     except Exception:
         logger.exception("%s.connect crashed", name)
         return Response(500)
-    if not isinstance(result, Ok):
-        if not isinstance(result, Error):
-            logger.error("%s.connect returned an invalid value (expected Ok(state) | Error()), got: %r",
+    if not isinstance(result, Accept):
+        if not isinstance(result, Refuse):
+            logger.error("%s.connect returned an invalid value (expected Accept(state) | Refuse()), got: %r",
                          name, result)
         return _FORBIDDEN
     problem = validate_websocket_upgrade(request)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import otp
 
 from ..channel._channel import Channel
-from ..channel._socket import Error, Ok, Socket
+from ..channel._socket import Accept, Refuse, Socket
 from ..endpoint._endpoint import Endpoint, SocketMount
 from ..http import BodyReader, Request, Response, StaticFiles
 
@@ -85,12 +85,12 @@ def tree_view(snap: Mapping[str, Any]) -> dict[str, Any]:
 class ObserverChannel(Channel):
     """Pushes the process tree as it changes; replies to ``info`` with one process in detail."""
 
-    async def join(self, topic: str, payload: Any, socket: Any) -> Ok[Any] | Error:
+    async def join(self, topic: str, payload: Any, socket: Any) -> Accept[Any] | Refuse:
         if topic != TOPIC:
-            return Error({"reason": f"the observer serves {TOPIC!r} only"})
+            return Refuse({"reason": f"the observer serves {TOPIC!r} only"})
         me = otp.self()
         otp.send(me, _Tick())
-        return Ok(socket.assign(last=None))
+        return Accept(socket.assign(last=None))
 
     async def handle_info(self, msg: Any, socket: Any) -> otp.NoReply[Any]:
         if type(msg) is _Tick:
@@ -133,8 +133,8 @@ class ObserverSocket(Socket):
     #: Children listed per process (the rest are counted).
     max_children: ClassVar[int] = 200
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
-        return Ok(self.assign(interval=self.interval, max_children=self.max_children))
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Accept[Any] | Refuse:
+        return Accept(self.assign(interval=self.interval, max_children=self.max_children))
 
 
 def enable(endpoint: Endpoint, *, path: str = "/_observer", interval: float = 0.5,

@@ -8,7 +8,7 @@ Example::
     class RoomChannel(channels.Channel):
         async def join(self, topic, payload, socket):
             otp.send(otp.self(), "after_join")
-            return channels.Ok(socket.assign(user=payload["user"]))
+            return channels.Accept(socket.assign(user=payload["user"]))
 
         async def handle_info(self, msg, socket):
             if msg == "after_join":

@@ -7,10 +7,10 @@ encode-once fan-out, long-poll bodies into frames and back, and Erlang terms
 (for Phoenix.Token) into bytes and back.
 
 Example:
-    >>> from channels.protocol import Reply, negotiate_serializer
+    >>> from channels.protocol import ReplyMessage, negotiate_serializer
     >>> serializer = negotiate_serializer("2.0.0")
     >>> msg = serializer.decode('["1","1","ping","phx_join",{}]', binary=False)
-    >>> serializer.encode_reply(Reply(msg.topic, "ok", {}, msg.ref, msg.join_ref)).data
+    >>> serializer.encode_reply(ReplyMessage(msg.topic, "ok", {}, msg.ref, msg.join_ref)).data
     b'["1","1","ping","phx_reply",{"response":{},"status":"ok"}]'
 """
 
@@ -44,7 +44,7 @@ from ._message import (
     Opcode as Opcode,
     Payload as Payload,
     Ref as Ref,
-    Reply as Reply,
+    ReplyMessage as ReplyMessage,
 )
 from ._serializer import (
     V1_JSON_SERIALIZER as V1_JSON_SERIALIZER,
@@ -79,7 +79,7 @@ __all__ = [
     "Payload",
     "ProtocolError",
     "Ref",
-    "Reply",
+    "ReplyMessage",
     "Serializer",
     "V1JSONSerializer",
     "V2JSONSerializer",

@@ -20,7 +20,7 @@ __all__ = [
     "Opcode",
     "Payload",
     "Ref",
-    "Reply",
+    "ReplyMessage",
 ]
 
 #: Any value orjson can encode and ``orjson.loads`` returns: ``dict`` (string keys),
@@ -74,7 +74,7 @@ class Message:
 
 
 @attrs.frozen
-class Reply:
+class ReplyMessage:
     """A server→client reply to the client message whose ref is ``ref``.
 
     Encoded as event ``"phx_reply"`` with payload ``{"status": status, "response": payload}``

@@ -28,7 +28,7 @@ import orjson
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from ._errors import EncodeError, InvalidMessageError
-from ._message import Broadcast, Frame, Message, Opcode, Ref, Reply
+from ._message import Broadcast, Frame, Message, Opcode, Ref, ReplyMessage
 
 __all__ = [
     "V1_JSON_SERIALIZER",
@@ -222,7 +222,7 @@ class Serializer(abc.ABC):
         """
 
     @abc.abstractmethod
-    def encode_reply(self, reply: Reply) -> Frame:
+    def encode_reply(self, reply: ReplyMessage) -> Frame:
         """Encode a server→client ``phx_reply``.
 
         Raises:
@@ -248,10 +248,10 @@ class Serializer(abc.ABC):
     @abc.abstractmethod
     def decode_server(
         self, data: str | bytes | bytearray | memoryview, *, binary: bool
-    ) -> Message | Reply:
+    ) -> Message | ReplyMessage:
         """Parse a server→client frame, as a client would.
 
-        ``phx_reply`` frames come back as :class:`Reply`; pushes and broadcasts come back
+        ``phx_reply`` frames come back as :class:`ReplyMessage`; pushes and broadcasts come back
         as :class:`Message` (a broadcast has ``join_ref`` and ``ref`` both ``None``).
 
         Raises:
@@ -272,7 +272,7 @@ def _v1_unstructure_message(m: Message) -> dict[str, Any]:
     return {"event": m.event, "payload": m.payload, "ref": m.ref, "topic": m.topic}
 
 
-def _v1_unstructure_reply(r: Reply) -> dict[str, Any]:
+def _v1_unstructure_reply(r: ReplyMessage) -> dict[str, Any]:
     return {
         "event": "phx_reply",
         "payload": {"response": r.payload, "status": r.status},
@@ -311,7 +311,7 @@ def _v1_structure_message(value: Any, _cl: object = None) -> Message:
 def _make_v1_converter() -> OrjsonConverter:
     conv = make_converter()
     conv.register_unstructure_hook(Message, _v1_unstructure_message)
-    conv.register_unstructure_hook(Reply, _v1_unstructure_reply)
+    conv.register_unstructure_hook(ReplyMessage, _v1_unstructure_reply)
     conv.register_unstructure_hook(Broadcast, _v1_unstructure_broadcast)
     conv.register_structure_hook(Message, _v1_structure_message)
     return conv
@@ -339,7 +339,7 @@ class V1JSONSerializer(Serializer):
         _v1_text_only(message.payload)
         return _text_frame(_v1_unstructure_message(message), "payload")
 
-    def encode_reply(self, reply: Reply) -> Frame:
+    def encode_reply(self, reply: ReplyMessage) -> Frame:
         _v1_text_only(reply.payload)
         return _text_frame(_v1_unstructure_reply(reply), "reply payload")
 
@@ -353,7 +353,7 @@ class V1JSONSerializer(Serializer):
 
     def decode_server(
         self, data: str | bytes | bytearray | memoryview, *, binary: bool
-    ) -> Message | Reply:
+    ) -> Message | ReplyMessage:
         value = _decode_json(data, "V1")
         if type(value) is not dict:
             raise InvalidMessageError(f"V1 server frame must be a map, got {_show(value)}")
@@ -369,12 +369,12 @@ class V1JSONSerializer(Serializer):
         return Message(topic, event, payload, ref, None)
 
 
-def _reply_from_envelope(topic: str, payload: Any, ref: Ref, join_ref: Ref) -> Reply:
+def _reply_from_envelope(topic: str, payload: Any, ref: Ref, join_ref: Ref) -> ReplyMessage:
     if type(payload) is not dict or "status" not in payload or "response" not in payload:
         raise InvalidMessageError(
             f'phx_reply payload must be {{"status": ..., "response": ...}}, got {_show(payload)}'
         )
-    return Reply(topic, _check_str(payload["status"], "status"), payload["response"], ref, join_ref)
+    return ReplyMessage(topic, _check_str(payload["status"], "status"), payload["response"], ref, join_ref)
 
 
 # --------------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ def _v2_unstructure_message(m: Message) -> list[Any]:
     return [m.join_ref, m.ref, m.topic, m.event, m.payload]
 
 
-def _v2_unstructure_reply(r: Reply) -> list[Any]:
+def _v2_unstructure_reply(r: ReplyMessage) -> list[Any]:
     return [r.join_ref, r.ref, r.topic, "phx_reply", {"response": r.payload, "status": r.status}]
 
 
@@ -431,7 +431,7 @@ def _v2_structure_message(value: Any, _cl: object = None) -> Message:
 def _make_v2_converter() -> OrjsonConverter:
     conv = make_converter()
     conv.register_unstructure_hook(Message, _v2_unstructure_message)
-    conv.register_unstructure_hook(Reply, _v2_unstructure_reply)
+    conv.register_unstructure_hook(ReplyMessage, _v2_unstructure_reply)
     conv.register_unstructure_hook(Broadcast, _v2_unstructure_broadcast)
     conv.register_structure_hook(Message, _v2_structure_message)
     return conv
@@ -492,7 +492,7 @@ class V2JSONSerializer(Serializer):
             return Frame(_BINARY, b"".join((header, join_ref, topic, event, payload)))
         raise EncodeError(f"expected payload to be a map, got: {_show(payload)}")
 
-    def encode_reply(self, reply: Reply) -> Frame:
+    def encode_reply(self, reply: ReplyMessage) -> Frame:
         payload = reply.payload
         if isinstance(payload, _BYTES_LIKE):
             join_ref = _header_field(reply.join_ref, "join_ref")
@@ -529,7 +529,7 @@ class V2JSONSerializer(Serializer):
 
     def decode_server(
         self, data: str | bytes | bytearray | memoryview, *, binary: bool
-    ) -> Message | Reply:
+    ) -> Message | ReplyMessage:
         if not binary:
             join_ref, ref, topic, event, payload = _v2_fields(
                 _decode_json(data, "V2"), "server frame"
@@ -555,7 +555,7 @@ class V2JSONSerializer(Serializer):
             ref_s = reader.take(ref_len, "ref")
             topic = reader.take(topic_len, "topic")
             status = reader.take(status_len, "status")
-            return Reply(topic, status, reader.rest(), ref_s, join_ref_s)
+            return ReplyMessage(topic, status, reader.rest(), ref_s, join_ref_s)
         if kind == _KIND_BROADCAST:
             topic_len, event_len = _binary_header(raw, "broadcast", 3)
             reader = _HeaderReader(raw, "broadcast", 3)

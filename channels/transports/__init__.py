@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ._longpoll import LongPollOptions as LongPollOptions
 from ._messages import (
-    Error as Error,
-    Ok as Ok,
+    Accept as Accept,
+    Refuse as Refuse,
     SessionHandler as SessionHandler,
     TransportIO as TransportIO,
 )

@@ -14,7 +14,7 @@ S = TypeVar("S")
 
 
 @dataclass(frozen=True, slots=True)
-class Ok(Generic[S]):
+class Accept(Generic[S]):
     """A successful ``connect`` or ``join``: ``{:ok, socket}`` or ``{:ok, reply, socket}``."""
 
     socket: S
@@ -22,7 +22,7 @@ class Ok(Generic[S]):
 
 
 @dataclass(frozen=True, slots=True)
-class Error:
+class Refuse:
     """A refused ``connect`` (``:error`` / ``{:error, reason}``) or join (``{:error, reply}``)."""
 
     reply: Any = None

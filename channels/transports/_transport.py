@@ -9,7 +9,7 @@ Example: an echo socket mounted at ``/echo/websocket``::
     endpoint = channels.Endpoint(sockets=[channels.SocketMount("/echo", EchoSocket)])
 
 The connection process runs the callbacks one at a time: ``connect`` (before the
-upgrade; ``Error`` answers 403), ``init`` (after it), ``handle_in`` for each client message,
+upgrade; ``Refuse`` answers 403), ``init`` (after it), ``handle_in`` for each client message,
 ``handle_info`` for every other message sent to the connection process (its pid is
 ``state``-independent: ``otp.self()`` inside a callback), ``terminate`` at the end.
 Results are the otp shapes: ``NoReply(state)``, ``Reply(data, state)`` (data is pushed to
@@ -29,7 +29,7 @@ import trio
 import otp
 
 from ..protocol import Opcode, encode_ws_close, encode_ws_frame
-from ._messages import IDLE_CHECK, Error, IdleCheck, Ok, Overflow
+from ._messages import IDLE_CHECK, Accept, IdleCheck, Overflow, Refuse
 from ._writer import SocketWriter
 from ._wsconn import HandshakeFailed, accept_websocket
 
@@ -41,9 +41,9 @@ logger = logging.getLogger("channels.transport")
 class Transport:
     """Base class of raw WebSocket transports."""
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Ok[Any] | Error:
-        """Accept (``Ok(state)``; note: any state, not only a socket) or refuse (``Error()``)."""
-        return Ok(None)
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Accept[Any] | Refuse:
+        """Accept (``Accept(state)``; note: any state, not only a socket) or refuse (``Refuse()``)."""
+        return Accept(None)
 
     async def init(self, state: Any) -> Any:
         """Called in the connection process once the WebSocket is open; returns the state."""

@@ -53,12 +53,12 @@ class RoomChannel(channels.Channel):
     """``room:<name>``: anyone may join; ``new_msg`` is broadcast to the whole room."""
 
     async def join(self, topic: str, payload: Any, socket: channels.Socket
-                   ) -> channels.Ok[Any] | channels.Error:
+                   ) -> channels.Accept[Any] | channels.Refuse:
         name = topic.removeprefix("room:")
         if not name or len(name) > MAX_ROOM or not name.isprintable():
-            return channels.Error({"reason": f"a room name is 1 to {MAX_ROOM} printable characters"})
+            return channels.Refuse({"reason": f"a room name is 1 to {MAX_ROOM} printable characters"})
         otp.send(otp.self(), "after_join")
-        return channels.Ok(socket)
+        return channels.Accept(socket)
 
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any]:
         if msg == "after_join":
@@ -86,10 +86,10 @@ class ChatSocket(channels.Socket):
 
     routes = [("room:*", RoomChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Accept[Any] | channels.Refuse:
         user = params.get("user")
         user = user.strip()[:MAX_USER] if isinstance(user, str) else ""
-        return channels.Ok(self.assign(user=user or "anonymous"))
+        return channels.Accept(self.assign(user=user or "anonymous"))
 
 
 def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,

@@ -11,8 +11,8 @@ import otp
 class PingChannel(channels.Channel):
     """``ping`` replies ``{"ping": "pong"}`` (or the ``ack_phrase``); ``ping:<phrase>`` echoes it."""
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
-        return channels.Ok(socket)
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
+        return channels.Accept(socket)
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any]:
@@ -28,11 +28,11 @@ class WildChannel(channels.Channel):
     """Joins only ``wild:A:B`` where A and B are integers and B == 2A."""
 
     async def join(self, topic: str, payload: Any, socket: channels.Socket
-                   ) -> channels.Ok[Any] | channels.Error:
+                   ) -> channels.Accept[Any] | channels.Refuse:
         parts = topic.split(":")
         if len(parts) == 3 and all(_is_int(p) for p in parts[1:]) and int(parts[2]) == 2 * int(parts[1]):
-            return channels.Ok(socket)
-        return channels.Error({})
+            return channels.Accept(socket)
+        return channels.Refuse({})
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import channels
 import otp
-from channels import Error, Ok
+from channels import Accept, Refuse
 
 #: What channel callbacks did, in order: ``(kind, topic, detail)``. Cleared per test.
 EVENTS: list[tuple[str, str | None, Any]] = []
@@ -30,12 +30,12 @@ class RoomChannel(channels.Channel):
 
     intercept = ["intercepted"]
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any] | channels.Error:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any] | channels.Refuse:
         EVENTS.append(("join", topic, payload))
         if not isinstance(payload, dict):
-            return channels.Ok(socket)
+            return channels.Accept(socket)
         if "refuse" in payload:
-            return channels.Error(payload["refuse"])
+            return channels.Refuse(payload["refuse"])
         if payload.get("crash"):
             raise RuntimeError("join crashed on purpose")
         if "poke" in payload:
@@ -59,8 +59,8 @@ class RoomChannel(channels.Channel):
         if payload.get("push_on_terminate"):
             socket = socket.assign(push_on_terminate=True)
         if "reply" in payload:
-            return channels.Ok(socket, payload["reply"])
-        return channels.Ok(socket)
+            return channels.Accept(socket, payload["reply"])
+        return channels.Accept(socket)
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
@@ -167,10 +167,10 @@ class UserSocket(channels.Socket):
 
     routes = [("vip:*", RoomChannel, {"assigns": {"vip": True}}), ("room:*", RoomChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Accept[Any] | Refuse:
         if params.get("refuse"):
-            return channels.Error({"reason": "refused"})
-        return channels.Ok(self.assign(user=params.get("user")))
+            return channels.Refuse({"reason": "refused"})
+        return channels.Accept(self.assign(user=params.get("user")))
 
     def id(self) -> str | None:
         user = self.assigns.get("user")
@@ -186,22 +186,22 @@ class LimitedSocket(UserSocket):
 class TokenSocket(UserSocket):
     """Accepts only the ``AUTH_TOKEN`` (sent in Sec-WebSocket-Protocol)."""
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Accept[Any] | Refuse:
         if connect_info.get("auth_token") != AUTH_TOKEN:
-            return channels.Error()
-        return channels.Ok(self.assign(user="token"))
+            return channels.Refuse()
+        return channels.Accept(self.assign(user="token"))
 
 
 class OddSocket(UserSocket):
     """``?mode=garbage|bad_id|raise``: connect returns junk, id() is not a str, connect raises."""
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Accept[Any] | Refuse:
         mode = params.get("mode")
         if mode == "garbage":
             return "yes please"  # type: ignore[return-value]
         if mode == "raise":
             raise RuntimeError("connect crashed on purpose")
-        return Ok(self.assign(mode=mode))
+        return Accept(self.assign(mode=mode))
 
     def id(self) -> str | None:
         return 42 if self.assigns.get("mode") == "bad_id" else None  # type: ignore[return-value]

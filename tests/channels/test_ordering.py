@@ -5,13 +5,13 @@ from __future__ import annotations
 import trio
 
 from channels import testing
-from channels.protocol import Message, Reply
+from channels.protocol import Message, ReplyMessage
 
 
 async def test_join_reply_comes_before_pushes_made_right_after_join(ep: testing.RunningEndpoint) -> None:
     client = await testing.connect(ep)
     await client.send(Message("room:1", "phx_join", {"after_join": True}, "1", "1"))
-    assert await client.receive() == Reply("room:1", "ok", {}, "1", "1")
+    assert await client.receive() == ReplyMessage("room:1", "ok", {}, "1", "1")
     assert await client.receive() == Message("room:1", "after_join", {"hello": "room:1"}, None, "1")
 
 
@@ -23,7 +23,7 @@ async def test_join_reply_comes_before_a_broadcast_made_right_after_join(ep: tes
         assert await watcher.join(topic) == ("ok", {})
         ref = client.next_ref()
         await client.send(Message(topic, "phx_join", {"broadcast_after_join": True}, ref, ref))
-        assert await client.receive() == Reply(topic, "ok", {}, ref, ref)
+        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, ref)
         assert await client.receive() == Message(topic, "joined", {"topic": topic}, None, None)
         await watcher.assert_broadcast(topic, "joined")
 
@@ -44,7 +44,7 @@ async def test_broadcasts_racing_a_join_arrive_after_the_reply_in_order_without_
         assert await client.join("room:1") == ("ok", {})
     await client.settle()
     frames = [r.decoded for r in client.history]
-    assert isinstance(frames[0], Reply)
+    assert isinstance(frames[0], ReplyMessage)
     seen = [f.payload["i"] for f in frames[1:] if isinstance(f, Message)]
     assert len(seen) == len(frames) - 1
     assert seen, "the join finished after every broadcast"
@@ -57,7 +57,7 @@ async def test_fastlane_broadcast_from_handle_in_precedes_the_reply(ep: testing.
     jr = client.join_refs["room:1"]
     ref = await client.push("room:1", "broadcast", {"event": "news", "payload": {"n": 1}})
     assert await client.receive() == Message("room:1", "news", {"n": 1}, None, None)
-    assert await client.receive() == Reply("room:1", "ok", {"sent": "news"}, ref, jr)
+    assert await client.receive() == ReplyMessage("room:1", "ok", {"sent": "news"}, ref, jr)
 
 
 async def test_intercepted_broadcast_from_handle_in_follows_the_reply(ep: testing.RunningEndpoint) -> None:
@@ -65,7 +65,7 @@ async def test_intercepted_broadcast_from_handle_in_follows_the_reply(ep: testin
     assert await client.join("room:1") == ("ok", {})
     jr = client.join_refs["room:1"]
     ref = await client.push("room:1", "broadcast", {"event": "intercepted", "payload": {"n": 1}})
-    assert await client.receive() == Reply("room:1", "ok", {"sent": "intercepted"}, ref, jr)
+    assert await client.receive() == ReplyMessage("room:1", "ok", {"sent": "intercepted"}, ref, jr)
     assert await client.receive() == Message("room:1", "intercepted", {"n": 1, "intercepted_by": "u"}, None, jr)
 
 
@@ -75,7 +75,7 @@ async def test_one_channels_frames_keep_their_order(ep: testing.RunningEndpoint)
     refs = [await client.push("room:1", "echo", {"i": i}) for i in range(50)]
     for i, ref in enumerate(refs):
         reply = await client.receive()
-        assert isinstance(reply, Reply)
+        assert isinstance(reply, ReplyMessage)
         assert (reply.ref, reply.payload) == (ref, {"i": i})
 
 
@@ -95,7 +95,7 @@ async def test_duplicate_join_closes_the_old_join_before_the_new_channels_first_
     await client.send(Message("room:1", "phx_join", {}, "1", "1"))
     await client.assert_reply("1", "ok", {})
     await client.send(Message("room:1", "phx_join", {"broadcast_after_join": True}, "2", "2"))
-    assert await client.receive() == Reply("room:1", "ok", {}, "2", "2")
+    assert await client.receive() == ReplyMessage("room:1", "ok", {}, "2", "2")
     assert await client.receive() == Message("room:1", "phx_close", {}, "1", "1")
     assert await client.receive() == Message("room:1", "joined", {"topic": "room:1"}, None, None)
 

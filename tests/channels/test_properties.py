@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import otp
 from channels import testing
-from channels.protocol import Message, Ref, Reply
+from channels.protocol import Message, Ref, ReplyMessage
 
 from ._app import make_endpoint
 
@@ -34,19 +34,19 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
                     await client.send(Message(topic, "phx_join", {}, ref, ref))
                     if topic in joined:
                         old = joined[topic]
-                        assert await client.receive() == Reply(topic, "ok", {}, ref, ref)
+                        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, ref)
                         assert await client.receive() == Message(topic, "phx_close", {}, old, old)
                         joined[topic] = ref
                     elif len(joined) >= LIMIT:
-                        assert await client.receive() == Reply(
+                        assert await client.receive() == ReplyMessage(
                             topic, "error", {"reason": "too many channels joined"}, ref, ref)
                     else:
-                        assert await client.receive() == Reply(topic, "ok", {}, ref, ref)
+                        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, ref)
                         joined[topic] = ref
                 elif op == "leave":
                     jr = joined.get(topic)
                     ref = await client.push(topic, "phx_leave", {}, join_ref=jr)
-                    assert await client.receive() == Reply(topic, "ok", {}, ref, jr)
+                    assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, jr)
                     if topic in joined:
                         assert await client.receive() == Message(topic, "phx_close", {}, jr, jr)
                         del joined[topic]
@@ -54,9 +54,9 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
                     jr = joined.get(topic)
                     ref = await client.push(topic, "echo", payload, join_ref=jr)
                     if jr is not None:
-                        assert await client.receive() == Reply(topic, "ok", payload, ref, jr)
+                        assert await client.receive() == ReplyMessage(topic, "ok", payload, ref, jr)
                     else:
-                        assert await client.receive() == Reply(
+                        assert await client.receive() == ReplyMessage(
                             topic, "error", {"reason": "unmatched topic"}, ref, None)
                 else:  # a graceful stop decided by the server
                     jr = joined.pop(topic, None)
@@ -64,7 +64,7 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
                     if jr is not None:
                         assert await client.receive() == Message(topic, "phx_close", {}, jr, jr)
                     else:
-                        assert await client.receive() == Reply(
+                        assert await client.receive() == ReplyMessage(
                             topic, "error", {"reason": "unmatched topic"}, ref, None)
             await client.refute_any()
             assert ep.channel_topics() == sorted(joined)

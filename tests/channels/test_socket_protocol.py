@@ -8,7 +8,7 @@ import pytest
 
 import otp
 from channels import testing
-from channels.protocol import Message, Reply
+from channels.protocol import Message, ReplyMessage
 
 from ._app import events
 
@@ -150,7 +150,7 @@ async def test_leave_replies_ok_then_phx_close_then_terminate_pushes(ep: testing
     reply = await client.receive()
     close = await client.receive()
     terminating = await client.receive()
-    assert reply == Reply("room:1", "ok", {}, ref, jr)
+    assert reply == ReplyMessage("room:1", "ok", {}, ref, jr)
     assert close == Message("room:1", "phx_close", {}, jr, jr)
     assert terminating == Message("room:1", "terminating", {"reason": "Shutdown('left')"}, None, jr) or (
         terminating.topic == "room:1" and getattr(terminating, "event", None) == "terminating")
@@ -201,7 +201,7 @@ async def test_duplicate_join_replies_before_closing_the_old_join_and_skips_its_
     await client.settle()
     [old] = ep.channel_processes()
     await client.send(Message("room:1", "phx_join", {}, "2", "2"))
-    assert await client.receive() == Reply("room:1", "ok", {}, "2", "2")
+    assert await client.receive() == ReplyMessage("room:1", "ok", {}, "2", "2")
     assert await client.receive() == Message("room:1", "phx_close", {}, "1", "1")
     await client.refute_any()  # no terminate push from the old channel
     assert events("terminate") == []
@@ -242,7 +242,7 @@ async def test_stop_with_reply_sends_the_reply_then_phx_close(ep: testing.Runnin
     client = await joined(ep, "room:1")
     jr = client.join_refs["room:1"]
     ref = await client.push("room:1", "stop_normal_reply", {})
-    assert await client.receive() == Reply("room:1", "ok", {"bye": True}, ref, jr)
+    assert await client.receive() == ReplyMessage("room:1", "ok", {"bye": True}, ref, jr)
     assert await client.receive() == Message("room:1", "phx_close", {}, jr, jr)
 
 
@@ -251,7 +251,7 @@ async def test_stop_with_reply_and_crash_reason_sends_the_reply_then_phx_error(
     client = await joined(ep, "room:1")
     jr = client.join_refs["room:1"]
     ref = await client.push("room:1", "stop_crash_reply", {})
-    assert await client.receive() == Reply("room:1", "error", {"bye": True}, ref, jr)
+    assert await client.receive() == ReplyMessage("room:1", "error", {"bye": True}, ref, jr)
     assert await client.receive() == Message("room:1", "phx_error", {"reason": "channel_crash"}, jr, jr)
 
 
@@ -294,7 +294,7 @@ async def test_push_carries_join_ref_and_null_ref_and_reply_carries_both(ep: tes
     client.join_refs["room:1"] = "J"
     ref = await client.push("room:1", "push_then_reply", {})
     assert await client.receive() == Message("room:1", "pushed", {"n": 1}, None, "J")
-    assert await client.receive() == Reply("room:1", "ok", {"n": 2}, ref, "J")
+    assert await client.receive() == ReplyMessage("room:1", "ok", {"n": 2}, ref, "J")
 
 
 async def test_reply_statuses_and_default_response(ep: testing.RunningEndpoint) -> None:

@@ -10,8 +10,8 @@ from channels import testing
 
 
 class RoomChannel(channels.Channel):
-    async def join(self, topic: str, payload: Any, socket: Any) -> channels.Ok[Any]:
-        return channels.Ok(socket)
+    async def join(self, topic: str, payload: Any, socket: Any) -> channels.Accept[Any]:
+        return channels.Accept(socket)
 
     async def handle_in(self, event: str, payload: Any, socket: Any) -> otp.Reply[Any]:
         socket.broadcast("new_msg", payload)

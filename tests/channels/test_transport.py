@@ -15,7 +15,7 @@ import trio.testing
 import channels
 import otp
 from channels import testing
-from channels.protocol import Message, Reply
+from channels.protocol import Message, ReplyMessage
 
 from ..http._support import RawClient
 from ._app import events, make_endpoint
@@ -143,7 +143,7 @@ async def test_v2_binary_push_reply_and_broadcast_round_trip(ep: testing.Running
     frame = await client.receive_frame()
     assert isinstance(frame, bytes)
     assert frame[0] == 1
-    assert client.history[-1].decoded == Reply("room:1", "ok", b"\xffcba\x01\x00", ref, jr)
+    assert client.history[-1].decoded == ReplyMessage("room:1", "ok", b"\xffcba\x01\x00", ref, jr)
     await client.push("room:1", "binary_push", b"\x10\x20")
     frame = await client.receive_frame()
     assert isinstance(frame, bytes)

@@ -21,10 +21,10 @@ PRESENCE = channels.Presence("Cluster.Presence", pubsub_server="Cluster.Endpoint
 class RoomChannel(channels.Channel):
     intercept = ["tag"]
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
         if isinstance(payload, dict) and "user" in payload:
             otp.send(otp.self(), ("track", payload["user"]))
-        return channels.Ok(socket)
+        return channels.Accept(socket)
 
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any]:
         if isinstance(msg, tuple) and msg[0] == "track":

@@ -51,10 +51,10 @@ class CrashRequested(RuntimeError):
 class TestChannel(channels.Channel):
     """``test:*``: join counting, ping, echo, push_back, shout, crash, disconnect, stop."""
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
         key = (str(socket.assigns["user"]), topic)
         _joins[key] += 1
-        return channels.Ok(socket, {"joins": _joins[key]})
+        return channels.Accept(socket, {"joins": _joins[key]})
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
@@ -89,11 +89,11 @@ class TestSocket(channels.Socket):
 
     routes = [("test:*", TestChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Accept[Any] | channels.Refuse:
         user = params.get("user")
         if not isinstance(user, str) or not user:
-            return channels.Error()
-        return channels.Ok(self.assign(user=user))
+            return channels.Refuse()
+        return channels.Accept(self.assign(user=user))
 
     def id(self) -> str | None:
         return f"user_socket:{self.assigns['user']}"

@@ -26,7 +26,7 @@ import trio
 
 import channels
 import otp
-from channels import Error, Ok
+from channels import Accept, Refuse
 from channels.http import BodyReader, Request, Response
 from channels.transports._longpoll import LongPollOptions
 
@@ -42,10 +42,10 @@ _joins: Counter[tuple[str, str]] = Counter()
 class LPChannel(channels.Channel):
     """``lp:*``: counts joins, replies to ping, broadcasts shout, and loses its session on request."""
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> Accept[Any]:
         key = (str(socket.assigns["user"]), topic)
         _joins[key] += 1
-        return Ok(socket, {"joins": _joins[key]})
+        return Accept(socket, {"joins": _joins[key]})
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any]:
@@ -74,11 +74,11 @@ class LPChannel(channels.Channel):
 class LPSocket(channels.Socket):
     routes = [("lp:*", LPChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> Accept[Any] | Refuse:
         user = params.get("user")
         if not isinstance(user, str) or not user:
-            return Error()
-        return Ok(self.assign(user=user))
+            return Refuse()
+        return Accept(self.assign(user=user))
 
     def id(self) -> str | None:
         return f"lp_socket:{self.assigns['user']}"

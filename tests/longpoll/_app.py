@@ -10,7 +10,7 @@ import trio
 
 import channels
 import otp
-from channels import Error, Ok
+from channels import Accept, Refuse
 from channels.transports._longpoll import LongPollOptions
 
 #: Tests that open a mailbox under this name receive ("terminate", topic, reason) and
@@ -27,10 +27,10 @@ def report(msg: Any) -> None:
 class RoomChannel(channels.Channel):
     intercept = ["filtered"]
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any] | channels.Error:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any] | channels.Refuse:
         if isinstance(payload, dict) and payload.get("deny"):
-            return channels.Error({"reason": "denied"})
-        return channels.Ok(socket, {"joined": topic})
+            return channels.Refuse({"reason": "denied"})
+        return channels.Accept(socket, {"joined": topic})
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket
                         ) -> otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]:
@@ -74,24 +74,24 @@ class RoomChannel(channels.Channel):
 class SlowChannel(channels.Channel):
     """Its join never finishes: the client's dispatch is never acknowledged."""
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
         await otp.receive(lambda m: m == "never")
-        return channels.Ok(socket)
+        return channels.Accept(socket)
 
 
 class UserSocket(channels.Socket):
     routes = [("room:*", RoomChannel), ("slow:*", SlowChannel)]
 
-    async def connect(self, params: Any, connect_info: Any) -> Ok[Any] | Error:
+    async def connect(self, params: Any, connect_info: Any) -> Accept[Any] | Refuse:
         report(("connect", dict(params), dict(connect_info)))
         if params.get("user") == "refused":
-            return Error()
+            return Refuse()
         if params.get("user") == "slow":
             report(("slow_connect", otp.self()))
             await otp.receive(lambda m: m == "go")
         if params.get("user") == "crash":
             raise RuntimeError("connect crashed on purpose")
-        return Ok(self.assign(user=params.get("user", "anon")))
+        return Accept(self.assign(user=params.get("user", "anon")))
 
     def id(self) -> str | None:
         user = self.assigns.get("user")

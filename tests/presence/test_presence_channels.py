@@ -12,9 +12,9 @@ PRESENCE = channels.Presence("Test.Presence", pubsub_server="PresenceTest.Endpoi
 
 
 class RoomChannel(channels.Channel):
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
         otp.send(otp.self(), "after_join")
-        return channels.Ok(socket.assign(user=payload["user"]))
+        return channels.Accept(socket.assign(user=payload["user"]))
 
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any]:
         if msg == "after_join":

@@ -16,7 +16,7 @@ from channels.protocol import (
     LongPollBodyError,
     Message,
     Opcode,
-    Reply,
+    ReplyMessage,
     encode_longpoll_response,
     iter_longpoll_post,
     parse_longpoll_post,
@@ -26,7 +26,7 @@ NDJSON = "application/x-ndjson"
 
 
 def test_longpoll_messages_are_json_strings_of_text_frames() -> None:
-    frame = V2_JSON_SERIALIZER.encode_reply(Reply("room:lobby", "ok", {}, "1", "1"))
+    frame = V2_JSON_SERIALIZER.encode_reply(ReplyMessage("room:lobby", "ok", {}, "1", "1"))
     body = encode_longpoll_response(200, "tok", [frame])
     assert orjson.loads(body) == {
         "status": 200,

@@ -16,7 +16,7 @@ from channels.protocol import (
     InvalidMessageError,
     Message,
     Opcode,
-    Reply,
+    ReplyMessage,
     Serializer,
 )
 
@@ -80,11 +80,11 @@ def test_v2_push_decodes_client_side_to_the_same_push(
 def test_v2_reply_decodes_client_side_to_the_same_reply(
     topic: str, status: str, payload: Any, ref: Any, join_ref: Any
 ) -> None:
-    frame = V2.encode_reply(Reply(topic, status, payload, ref, join_ref))
+    frame = V2.encode_reply(ReplyMessage(topic, status, payload, ref, join_ref))
     assert frame.is_binary == isinstance(payload, bytes)
     if frame.is_binary:
         ref, join_ref = _as_text_ref(ref), _as_text_ref(join_ref)
-    assert V2.decode_server(frame.data, binary=frame.is_binary) == Reply(
+    assert V2.decode_server(frame.data, binary=frame.is_binary) == ReplyMessage(
         topic, status, payload, ref, join_ref
     )
 
@@ -128,7 +128,7 @@ def test_v1_server_frames_never_carry_join_ref(
     topic: str, event: str, payload: Any, ref: Any, join_ref: Any
 ) -> None:
     push = orjson.loads(V1.encode_push(Message(topic, event, payload, ref, join_ref)).data)
-    reply = orjson.loads(V1.encode_reply(Reply(topic, event, payload, ref, join_ref)).data)
+    reply = orjson.loads(V1.encode_reply(ReplyMessage(topic, event, payload, ref, join_ref)).data)
     assert list(push) == ["event", "payload", "ref", "topic"]
     assert list(reply) == ["event", "payload", "ref", "topic"]
     assert V1.decode_server(orjson.dumps(push), binary=False) == Message(

@@ -17,7 +17,7 @@ from channels.protocol import (
     Message,
     Opcode,
     ProtocolError,
-    Reply,
+    ReplyMessage,
     Serializer,
     V1JSONSerializer,
     V2JSONSerializer,
@@ -45,7 +45,7 @@ def test_v2_binary_client_push_vector_decodes() -> None:
 
 def test_v2_binary_reply_vector_encodes_kind_1_with_status() -> None:
     frame = V2.encode_reply(
-        Reply(topic="topic", status="ok", payload=bytes([101, 102, 103]), ref="123", join_ref="12")
+        ReplyMessage(topic="topic", status="ok", payload=bytes([101, 102, 103]), ref="123", join_ref="12")
     )
     assert frame == Frame(
         Opcode.BINARY,
@@ -95,7 +95,7 @@ def test_v2_seed_transcript_frames_decode_and_replies_encode_byte_exact(
     msg = V2.decode(client, binary=False)
     assert msg.join_ref == "1"
     response = orjson.loads(server)[4]["response"]
-    frame = V2.encode_reply(Reply(msg.topic, "ok", response, msg.ref, msg.join_ref))
+    frame = V2.encode_reply(ReplyMessage(msg.topic, "ok", response, msg.ref, msg.join_ref))
     assert frame.opcode is Opcode.TEXT
     assert frame.data == server.encode()
 
@@ -124,7 +124,7 @@ def test_v2_decode_keeps_refs_exactly_as_sent_including_integers_and_null() -> N
     msg = V2.decode('[5,null,"t","e",{}]', binary=False)
     assert msg.join_ref == 5
     assert msg.ref is None
-    frame = V2.encode_reply(Reply(msg.topic, "ok", {}, msg.ref, msg.join_ref))
+    frame = V2.encode_reply(ReplyMessage(msg.topic, "ok", {}, msg.ref, msg.join_ref))
     assert _json(frame)[:2] == [5, None]
 
 
@@ -140,21 +140,21 @@ def test_v2_push_encodes_array_with_null_ref() -> None:
 
 
 def test_v2_reply_encodes_status_and_response() -> None:
-    frame = V2.encode_reply(Reply("room:lobby", "error", {"reason": "join crashed"}, "5", "3"))
+    frame = V2.encode_reply(ReplyMessage("room:lobby", "error", {"reason": "join crashed"}, "5", "3"))
     assert frame.data == (
         b'["3","5","room:lobby","phx_reply",{"response":{"reason":"join crashed"},"status":"error"}]'
     )
 
 
 def test_v2_reply_response_may_be_any_json_value() -> None:
-    assert _json(V2.encode_reply(Reply("t", "ok", [1, "x"], "1", None)))[4] == {
+    assert _json(V2.encode_reply(ReplyMessage("t", "ok", [1, "x"], "1", None)))[4] == {
         "response": [1, "x"],
         "status": "ok",
     }
 
 
 def test_v2_heartbeat_reply_has_null_join_ref() -> None:
-    frame = V2.encode_reply(Reply("phoenix", "ok", {}, "8", None))
+    frame = V2.encode_reply(ReplyMessage("phoenix", "ok", {}, "8", None))
     assert frame.data == b'[null,"8","phoenix","phx_reply",{"response":{},"status":"ok"}]'
 
 
@@ -181,7 +181,7 @@ def test_v2_unencodable_payload_raises_encode_error() -> None:
     with pytest.raises(EncodeError, match="as JSON"):
         V2.fastlane(Broadcast("t", "e", {"big": 2**70}))
     with pytest.raises(EncodeError, match="as JSON"):
-        V2.encode_reply(Reply("t", "ok", {1: "non-str key"}, "1", "1"))
+        V2.encode_reply(ReplyMessage("t", "ok", {1: "non-str key"}, "1", "1"))
 
 
 def test_v2_binary_push_encodes_null_join_ref_as_empty_string() -> None:
@@ -190,7 +190,7 @@ def test_v2_binary_push_encodes_null_join_ref_as_empty_string() -> None:
 
 
 def test_v2_binary_reply_renders_integer_refs_as_text() -> None:
-    frame = V2.encode_reply(Reply("t", "ok", b"!", 12, 3))
+    frame = V2.encode_reply(ReplyMessage("t", "ok", b"!", 12, 3))
     assert frame.data == bytes([1, 1, 2, 1, 2]) + b"3" + b"12" + b"t" + b"ok" + b"!"
 
 
@@ -211,7 +211,7 @@ def test_v2_binary_header_field_of_exactly_255_bytes_is_accepted() -> None:
 
 def test_v2_binary_reply_status_over_255_bytes_raises() -> None:
     with pytest.raises(EncodeError, match="unable to convert status to binary"):
-        V2.encode_reply(Reply("t", "s" * 256, b"", "1", "1"))
+        V2.encode_reply(ReplyMessage("t", "s" * 256, b"", "1", "1"))
 
 
 def test_v2_binary_decode_keeps_empty_join_ref_as_empty_string_not_none() -> None:
@@ -335,7 +335,7 @@ def test_v1_push_encodes_sorted_keys_without_join_ref() -> None:
 
 
 def test_v1_reply_encodes_phx_reply_envelope_without_join_ref() -> None:
-    frame = V1.encode_reply(Reply("t", "ok", {"a": 1}, "5", "3"))
+    frame = V1.encode_reply(ReplyMessage("t", "ok", {"a": 1}, "5", "3"))
     assert frame.data == (
         b'{"event":"phx_reply","payload":{"response":{"a":1},"status":"ok"},"ref":"5","topic":"t"}'
     )
@@ -351,7 +351,7 @@ def test_v1_rejects_binary_payloads() -> None:
     with pytest.raises(EncodeError, match=match):
         V1.encode_push(Message("t", "e", b"x"))
     with pytest.raises(EncodeError, match=match):
-        V1.encode_reply(Reply("t", "ok", b"x"))
+        V1.encode_reply(ReplyMessage("t", "ok", b"x"))
     with pytest.raises(EncodeError, match=match):
         V1.fastlane(Broadcast("t", "e", b"x"))
     with pytest.raises(EncodeError, match=match):
@@ -362,7 +362,7 @@ def test_v1_unencodable_payload_raises_encode_error() -> None:
     with pytest.raises(EncodeError, match="as JSON"):
         V1.encode_push(Message("t", "e", {"x": {1, 2}}))
     with pytest.raises(EncodeError, match="as JSON"):
-        V1.encode_reply(Reply("t", "ok", {"x": {1, 2}}))
+        V1.encode_reply(ReplyMessage("t", "ok", {"x": {1, 2}}))
     with pytest.raises(EncodeError, match="as JSON"):
         V1.fastlane(Broadcast("t", "e", {"x": {1, 2}}))
 
@@ -378,11 +378,11 @@ def test_v2_client_binary_push_uses_the_5_byte_header() -> None:
 
 def test_v2_decode_server_reads_replies_pushes_and_binary_kinds() -> None:
     text_reply = b'["1","1","ping","phx_reply",{"response":{},"status":"ok"}]'
-    assert V2.decode_server(text_reply, binary=False) == Reply("ping", "ok", {}, "1", "1")
+    assert V2.decode_server(text_reply, binary=False) == ReplyMessage("ping", "ok", {}, "1", "1")
     push = V2.encode_push(Message("t", "e", b"\x00\x01", None, "9"))
     assert V2.decode_server(push.data, binary=True) == Message("t", "e", b"\x00\x01", None, "9")
-    reply = V2.encode_reply(Reply("t", "error", b"zz", "4", "9"))
-    assert V2.decode_server(reply.data, binary=True) == Reply("t", "error", b"zz", "4", "9")
+    reply = V2.encode_reply(ReplyMessage("t", "error", b"zz", "4", "9"))
+    assert V2.decode_server(reply.data, binary=True) == ReplyMessage("t", "error", b"zz", "4", "9")
     bcast = V2.fastlane(Broadcast("t", "e", b"!"))
     assert V2.decode_server(bcast.data, binary=True) == Message("t", "e", b"!", None, None)
 
@@ -409,8 +409,8 @@ def test_v1_client_frames_carry_join_ref_only_when_set() -> None:
 
 
 def test_v1_decode_server_reads_replies_and_pushes() -> None:
-    reply = V1.encode_reply(Reply("t", "ok", {"x": 1}, "5", "3"))
-    assert V1.decode_server(reply.data, binary=False) == Reply("t", "ok", {"x": 1}, "5", None)
+    reply = V1.encode_reply(ReplyMessage("t", "ok", {"x": 1}, "5", "3"))
+    assert V1.decode_server(reply.data, binary=False) == ReplyMessage("t", "ok", {"x": 1}, "5", None)
     push = V1.encode_push(Message("t", "e", [1], None, "3"))
     assert V1.decode_server(push.data, binary=False) == Message("t", "e", [1], None, None)
     with pytest.raises(InvalidMessageError, match='missing key "ref"'):
