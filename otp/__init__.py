@@ -21,6 +21,7 @@ from ._api import (
     open_mailbox as open_mailbox,
     process_info as process_info,
     processes as processes,
+    read_timer as read_timer,
     receive as receive,
     receive_nowait as receive_nowait,
     register as register,
@@ -42,6 +43,7 @@ from ._dynamic_supervisor import (
     PartitionSupervisor as PartitionSupervisor,
 )
 from ._gen_server import (
+    CALLING_SELF as CALLING_SELF,
     TIMEOUT as TIMEOUT,
     BadReturnError as BadReturnError,
     Call as Call,
@@ -71,6 +73,7 @@ from ._introspect import (
 )
 from ._node import (
     AlreadyRegisteredError as AlreadyRegisteredError,
+    ConcurrentReceiveError as ConcurrentReceiveError,
     Node as Node,
     NoProcessError as NoProcessError,
     NotInProcessError as NotInProcessError,
@@ -115,6 +118,7 @@ from ._types import (
     ExitReason as ExitReason,
     Pid as Pid,
     Ref as Ref,
+    RegisteredName as RegisteredName,
     Shutdown as Shutdown,
     is_normal_exit as is_normal_exit,
     is_shutdown_exit as is_shutdown_exit,

@@ -15,14 +15,17 @@ import trio
 
 from ._node import (
     Dest,
+    NoProcessError,
     NotInProcessError,
     Process,
+    ProcessExit,
     ProcessInfo,
     TimerRef,
     _current,
     current_node,
+    is_normal_reason_only,
 )
-from ._types import NOPROC, Down, ExitReason, Pid, Ref
+from ._types import KILL, KILLED, NOPROC, NORMAL, Down, Exit, ExitReason, Pid, Ref, RegisteredName
 
 __all__ = [
     "cancel_timer",
@@ -36,6 +39,7 @@ __all__ = [
     "open_mailbox",
     "process_info",
     "processes",
+    "read_timer",
     "receive",
     "receive_nowait",
     "register",
@@ -56,6 +60,11 @@ __all__ = [
 def _me() -> Process:
     proc = _current.get()
     if proc is None or not proc.alive:
+        if proc is not None:
+            # The process has exited (``exit(self(), ...)``, a kill) and its code runs on
+            # (a ``finally``, or an ``except BaseException`` that caught the exit): every
+            # otp call raises the exit again, as if the process were gone (it is).
+            raise ProcessExit(proc.reason)
         raise NotInProcessError(
             "this must run inside a process (spawn one, or use `async with otp.open_mailbox()`)"
         )
@@ -156,15 +165,19 @@ def flush(match: Match = None) -> int:
 def link(pid: Pid) -> None:
     """Link the current process and ``pid``, both ways.
 
-    Linking to a dead process delivers an exit signal with reason ``noproc`` at once.
+    Linking to a process that is not alive raises ``NoProcessError`` (reason ``noproc``)
+    in the caller, as Erlang's ``link/1`` does; a caller that traps exits gets
+    ``Exit(pid, NOPROC)`` in its mailbox instead.
     """
     me = _me()
     if pid is me.pid:
         return
     other = me.node.process(pid)
     if other is None:
-        me.signal_exit(pid, NOPROC, linked=True)
-        return
+        if me.trap_exit:
+            me.deliver(Exit(pid, NOPROC))
+            return
+        raise NoProcessError(f"cannot link to {pid}: it is not alive (noproc)")
     me.add_link(pid)
     other.add_link(me.pid)
 
@@ -182,17 +195,26 @@ def monitor(pid: Pid | str) -> Ref:
     """Monitor a process: when it exits, the current process gets ``Down(ref, pid, reason)``.
 
     Monitoring a process that is already dead delivers ``Down(ref, pid, NOPROC)`` at once.
+    A monitor taken on a registered name reports the name, as Erlang's ``{Name, Node}``:
+    its ``Down`` carries ``RegisteredName(name, node.name)`` in place of the pid, whether
+    the process was alive or not.
     """
     me = _me()
     ref = Ref()
     node = me.node
     target = node.resolve(pid)
     if target is None:
-        dead = pid if isinstance(pid, Pid) else Pid(node.node_id, 0)
-        me.deliver(Down(ref, dead, NOPROC))
+        if type(pid) is Pid:
+            me.deliver(Down(ref, pid, NOPROC))
+        elif isinstance(pid, str):
+            me.deliver(Down(ref, RegisteredName(pid, node.name), NOPROC))
+        else:
+            raise TypeError(f"monitor: expected a Pid or a registered name, got {pid!r}")
         return ref
     me.monitors[ref] = target.pid
     target.monitored_by[ref] = me.pid
+    if type(pid) is not Pid:
+        node._monitor_names[ref] = RegisteredName(pid, node.name)
     return ref
 
 
@@ -204,6 +226,7 @@ def demonitor(ref: Ref, *, flush: bool = False) -> bool:
     me = _me()
     target_pid = me.monitors.pop(ref, None)
     if target_pid is not None:
+        me.node._monitor_names.pop(ref, None)
         target = me.node.process(target_pid)
         if target is not None:
             target.monitored_by.pop(ref, None)
@@ -219,9 +242,32 @@ def exit(pid: Pid, reason: ExitReason) -> None:
     ``Exit(sender, reason)`` instead. ``NORMAL`` from another process is ignored unless
     the target traps exits. Usable outside processes too (the signal then comes from the
     node's pseudo-pid ``<0.0.0>``).
+
+    Sent to the current process itself, a signal that ends it does so before ``exit``
+    returns, as in Erlang: the process is dead to the runtime at once (links and monitors
+    signalled, name freed) and ``ProcessExit`` is raised in the caller; should the code
+    catch it, every later otp call raises it again. A process that traps exits gets
+    ``Exit(self, reason)`` instead (except for ``KILL``), and ``NORMAL`` ends it.
     """
     me = _current.get()
+    if me is not None and pid is me.pid and me.alive:
+        _exit_self(me, reason)
+        return
     current_node().exit(pid, reason, sender=me.pid if me is not None else None)
+
+
+def _exit_self(me: Process, reason: ExitReason) -> None:
+    if reason is KILL or (type(reason) is str and reason == "kill"):
+        final: ExitReason = KILLED
+    elif me.trap_exit:
+        me.deliver(Exit(me.pid, reason))
+        return
+    else:
+        final = NORMAL if is_normal_reason_only(reason) else reason
+    me.kill(final)  # records the reason and cancels the process's scope
+    final = me._pending_exit
+    me._finish(final)
+    raise ProcessExit(final)
 
 
 def trap_exit(flag: bool = True) -> bool:
@@ -268,9 +314,19 @@ def send_after(delay: float, dest: Dest, msg: Any) -> TimerRef:
     return current_node().send_after(delay, dest, msg)
 
 
-def cancel_timer(timer: TimerRef) -> float | None:
-    """Cancel a timer; return the seconds it had left, or None if it had fired."""
+def cancel_timer(timer: TimerRef | Ref) -> float | None:
+    """Cancel a timer; return the seconds it had left, or None if there is no such timer.
+
+    None is Erlang's ``false``: the timer fired, was cancelled, was never armed (aimed at
+    a dead pid) or was cancelled when its target process exited, or ``timer`` is some
+    other reference. Anything that is not a reference raises ``TypeError`` (``badarg``).
+    """
     return current_node().cancel_timer(timer)
+
+
+def read_timer(timer: TimerRef | Ref) -> float | None:
+    """The seconds a timer has left, or None if there is no such timer (Erlang's ``read_timer``)."""
+    return current_node().read_timer(timer)
 
 
 def process_info(pid: Pid | str) -> ProcessInfo | None:

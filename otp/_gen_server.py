@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar, final
+from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
 import trio
 from trio.lowlevel import current_task, wait_task_rescheduled
@@ -50,6 +50,7 @@ from ._node import (
 from ._types import KILLED, NOPROC, NORMAL, Down, Exit, ExitReason, Pid, Ref
 
 __all__ = [
+    "CALLING_SELF",
     "BadReturnError",
     "Call",
     "CallError",
@@ -223,15 +224,18 @@ async def call(server: Dest, request: Any, timeout: float | None = 5.0) -> Any:
       CallError: the caller is the server itself (that would deadlock).
     """
     me = _current.get()
-    if me is None or not me.alive:
+    if me is None:
         async with open_mailbox():
             return await call(server, request, timeout)
+    if not me.alive:
+        raise ProcessExit(me.reason)  # this process has exited; its code runs on
     node = me.node
     target = node.resolve(server)
     if target is None:
         raise CallError(server, request, timeout, NOPROC)
     if target is me:
-        raise CallError(server, request, timeout, "calling_self: a process cannot call itself")
+        # Erlang exits with {calling_self, {gen_server, call, ...}}: the reason is the term.
+        raise CallError(server, request, timeout, CALLING_SELF)
     ref = Ref()
     me.monitors[ref] = target.pid
     target.monitored_by[ref] = me.pid
@@ -292,15 +296,17 @@ async def stop(server: Dest, reason: ExitReason = NORMAL, timeout: float | None 
       CallTimeout: it did not exit within ``timeout`` seconds (it keeps stopping).
     """
     me = _current.get()
-    if me is None or not me.alive:
+    if me is None:
         async with open_mailbox():
             return await stop(server, reason, timeout)
+    if not me.alive:
+        raise ProcessExit(me.reason)
     request = _StopRequest(reason)
     target = me.node.resolve(server)
     if target is None:
         raise CallError(server, request, timeout, NOPROC)
     if target is me:
-        raise CallError(server, request, timeout, "calling_self: a process cannot stop itself this way")
+        raise CallError(server, request, timeout, CALLING_SELF)
     start = len(me.mailbox)
     ref = monitor(target.pid)
     target.deliver(Call(request, From(me.pid, ref)))
@@ -314,6 +320,11 @@ async def stop(server: Dest, reason: ExitReason = NORMAL, timeout: float | None 
     if isinstance(down.reason, BaseException):
         raise CallError(server, request, timeout, down.reason) from down.reason
     raise CallError(server, request, timeout, down.reason)
+
+
+#: The reason of the ``CallError`` raised when a process calls (or stops) itself, a call
+#: that could only deadlock: Erlang's ``calling_self``.
+CALLING_SELF: Final = "calling_self"
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +561,8 @@ class _Loop:
                     # every GenServer): no coroutine per message.
                     mb = me.mailbox
                     while not mb:
+                        if me._waiting is not None or me._io_fd >= 0:
+                            me.refuse_second_waiter()
                         me._waiting = current_task()
                         await wait_task_rescheduled(me._abort)
                         mb = me.mailbox
@@ -613,8 +626,14 @@ class _Loop:
     async def _stop(self, res: Stop[Any], from_: From | None = None) -> None:
         self.state = res.state
         if from_ is not None and res.reply is not _NOTHING:
-            reply(from_, res.reply)
-        await self._terminate(res.reason)
+            # gen_server.erl: terminate first, and the reply after it (even if it fails),
+            # so a caller that gets the reply knows the server has cleaned up.
+            try:
+                await self._terminate(res.reason)
+            finally:
+                reply(from_, res.reply)
+        else:
+            await self._terminate(res.reason)
         raise ProcessExit(res.reason)
 
     async def _terminate(self, reason: ExitReason) -> None:

@@ -54,6 +54,7 @@ import trio
 from ._types import (
     KILL,
     KILLED,
+    NOPROC,
     NORMAL,
     SHUTDOWN,
     Down,
@@ -61,11 +62,13 @@ from ._types import (
     ExitReason,
     Pid,
     Ref,
+    RegisteredName,
     is_normal_exit,
 )
 
 __all__ = [
     "AlreadyRegisteredError",
+    "ConcurrentReceiveError",
     "Node",
     "NoProcessError",
     "NotInProcessError",
@@ -101,7 +104,12 @@ class ProcessExit(BaseException):
 
 
 class NoProcessError(LookupError):
-    """A name is not registered, or a pid is not alive, where one was required."""
+    """A name is not registered, or a pid is not alive, where one was required.
+
+    ``reason`` is the term Erlang raises there: ``noproc``.
+    """
+
+    reason: ExitReason = NOPROC
 
 
 class AlreadyRegisteredError(ValueError):
@@ -114,6 +122,16 @@ class NotInProcessError(RuntimeError):
 
 class ReceiveTimeout(TimeoutError):
     """``receive`` found no matching message before its timeout."""
+
+
+class ConcurrentReceiveError(RuntimeError):
+    """A second task of one process tried to wait for its mailbox while another waits.
+
+    An Erlang process is one thread of control: it cannot be in two ``receive`` at once.
+    Here a process may run several Trio tasks (a nursery inside it), but only one of them
+    may wait for the mailbox at a time; the second is refused at once rather than left
+    to steal (or lose) the first one's wake-up.
+    """
 
 
 @attrs.frozen
@@ -180,6 +198,7 @@ class Process:
         "_exit_hooks",
         "_io_fd",
         "_pending_exit",
+        "_timers",
         "_waiting",
         "alive",
         "behaviour",
@@ -231,6 +250,8 @@ class Process:
         self._pending_exit: ExitReason = None
         self._cancel_scope = trio.CancelScope()
         self._exit_hooks: list[Callable[[Process, ExitReason], None]] | None = None
+        #: Timers aimed at this pid: cancelled when it exits (as Erlang's are).
+        self._timers: set[TimerRef] | None = None
 
     def __repr__(self) -> str:
         name = f" {self.name}" if self.name else ""
@@ -291,6 +312,8 @@ class Process:
                 raise ReceiveTimeout(f"no matching message within {timeout} s")
             # Park until ``deliver`` reschedules us (inlined: one coroutine frame less
             # per parked process, which is most of them).
+            if self._waiting is not None or self._io_fd >= 0:
+                self.refuse_second_waiter()
             self._waiting = trio.lowlevel.current_task()
             if deadline == math.inf:
                 await trio.lowlevel.wait_task_rescheduled(self._abort)
@@ -315,6 +338,8 @@ class Process:
         """
         if self.mailbox:
             return False
+        if self._waiting is not None or self._io_fd >= 0:
+            self.refuse_second_waiter()
         self._io_fd = fd
         try:
             await trio.lowlevel.wait_readable(fd)
@@ -328,6 +353,15 @@ class Process:
             raise
         self._io_fd = -1
         return True
+
+    def refuse_second_waiter(self) -> None:
+        """Raise ``ConcurrentReceiveError``: another task of this process waits already."""
+        other = self._waiting
+        what = f"task {other.name!r} waits in receive" if other is not None else "a task waits in wait_readable"
+        raise ConcurrentReceiveError(
+            f"{self.pid}: {what}; only one task of a process may wait for its mailbox at a time "
+            "(receive in one task and hand messages to the others)"
+        )
 
     def _abort(self, _: Any) -> trio.lowlevel.Abort:
         self._waiting = None
@@ -369,8 +403,9 @@ class Process:
         if reason is KILL and not linked:
             self.kill(KILLED)
             return
-        if linked and reason is KILL:
-            reason = KILLED
+        # A *link* exit signal with reason ``kill`` (a linked process ended itself with
+        # ``kill``) is an ordinary signal: trappable, and not turned into ``killed``
+        # (reference manual, "Receiving Exit Signals").
         if self.trap_exit:
             self.deliver(Exit(from_pid, reason))
             return
@@ -437,6 +472,11 @@ class Process:
                     hook(self, reason)
                 except Exception:
                     logger.exception("exit hook %r of %s failed", hook, self.pid)
+        timers = self._timers
+        if timers is not None:
+            self._timers = None
+            for timer in timers:
+                node._cancel(timer)
         procs = node._procs
         for other_pid in self.links:
             other = procs.get(other_pid.id)
@@ -444,12 +484,18 @@ class Process:
                 other.remove_link(self.pid)
                 other.signal_exit(self.pid, reason, linked=True)
         self.links = _NO_LINKS
+        names = node._monitor_names
         for ref, watcher_pid in self.monitored_by.items():
             watcher = procs.get(watcher_pid.id)
             if watcher is not None and watcher.monitors.pop(ref, None) is not None:
-                watcher.deliver(Down(ref, self.pid, reason))
+                obj: Pid | RegisteredName = self.pid
+                if names:
+                    obj = names.pop(ref, obj)
+                watcher.deliver(Down(ref, obj, reason))
         self.monitored_by.clear()
         for ref, target_pid in self.monitors.items():
+            if names:
+                names.pop(ref, None)
             target = procs.get(target_pid.id)
             if target is not None:
                 target.monitored_by.pop(ref, None)
@@ -501,15 +547,18 @@ def is_normal_reason_only(reason: ExitReason) -> bool:
 
 @final
 class TimerRef:
-    """A handle on a timer started by ``send_after``; pass it to ``cancel_timer``."""
+    """A handle on a timer started by ``send_after``; pass it to ``cancel_timer``/``read_timer``."""
 
-    __slots__ = ("cancelled", "deadline", "dest", "fired", "msg", "seq")
+    __slots__ = ("cancelled", "deadline", "dest", "fired", "msg", "node", "proc", "seq")
 
-    def __init__(self, deadline: float, seq: int, dest: Dest, msg: Any) -> None:
+    def __init__(self, node: Node, deadline: float, seq: int, dest: Dest, msg: Any) -> None:
+        self.node = node
         self.deadline = deadline
         self.seq = seq
-        self.dest = dest
+        self.dest: Any = dest
         self.msg = msg
+        #: The target process of a timer aimed at a pid (None for a name).
+        self.proc: Process | None = None
         self.cancelled = False
         self.fired = False
 
@@ -553,6 +602,8 @@ class Node:
         self.pid = Pid(node_id, 0)
         self._cancelled_timers = 0
         self._pending_calls: set[Ref] = set()
+        #: Monitors taken on a registered name: their ``Down`` names it, not the pid.
+        self._monitor_names: dict[Ref, RegisteredName] = {}
         self.crash_count = 0
         self.started_wall = time.time()
 
@@ -762,27 +813,92 @@ class Node:
     # -- timers ------------------------------------------------------------------------------
 
     def send_after(self, delay: float, dest: Dest, msg: Any) -> TimerRef:
-        """Send ``msg`` to ``dest`` after ``delay`` seconds; returns a ``TimerRef``."""
-        deadline = trio.current_time() + max(0.0, delay)
-        timer = TimerRef(deadline, next(self._timer_seq), dest, msg)
+        """Send ``msg`` to ``dest`` after ``delay`` seconds; returns a ``TimerRef``.
+
+        A timer aimed at a pid lives no longer than that process: it is cancelled when the
+        process exits, and one aimed at a pid that is already dead is never armed (its
+        ``read_timer`` answers None at once). A timer aimed at a name resolves the name
+        when it fires, as Erlang's do.
+
+        Raises:
+          TypeError: ``delay`` is not a number, or ``dest`` is neither a pid nor a str.
+          ValueError: ``delay`` is negative, NaN or infinite.
+        """
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise TypeError(f"send_after: the delay must be a number of seconds, got {delay!r}")
+        if not 0 <= delay < math.inf:
+            raise ValueError(f"send_after: the delay must be finite and >= 0 seconds, got {delay!r}")
+        deadline = trio.current_time() + delay
+        timer = TimerRef(self, deadline, next(self._timer_seq), dest, msg)
+        if type(dest) is Pid:
+            proc = self._procs.get(dest.id)
+            if proc is None or proc.pid is not dest:
+                # Never armed: Erlang drops a timer aimed at a dead pid at once.
+                timer.cancelled = True
+                timer.dest = timer.msg = None
+                return timer
+            timer.proc = proc
+            if proc._timers is None:
+                proc._timers = set()
+            proc._timers.add(timer)
+        elif not isinstance(dest, str):
+            raise TypeError(f"send_after: the destination must be a Pid or a registered name, got {dest!r}")
         heapq.heappush(self._timers, timer)
         if deadline < self._timer_wakeup_at and self._timer_scope is not None:
             self._timer_wakeup_at = deadline
             self._timer_scope.deadline = deadline
         return timer
 
-    def cancel_timer(self, timer: TimerRef) -> float | None:
-        """Cancel a timer; return the seconds it had left, or None if it already fired."""
-        if timer.fired or timer.cancelled:
+    def _own_timer(self, timer: Any, what: str) -> TimerRef | None:
+        if type(timer) is TimerRef:
+            return timer if timer.node is self else None
+        if type(timer) is Ref:
+            return None  # a reference that is not one of our timers: "not found"
+        raise TypeError(f"{what}: expected a TimerRef (or a Ref), got {timer!r}")
+
+    def cancel_timer(self, timer: TimerRef | Ref) -> float | None:
+        """Cancel a timer; return the seconds it had left, or None if there is no such timer.
+
+        None (Erlang's ``false``) when it has fired, was cancelled already, was never
+        armed (aimed at a dead pid, or its process exited), or is not a timer of this node
+        (any other ``Ref``).
+
+        Raises:
+          TypeError: ``timer`` is not a reference at all (Erlang: ``badarg``).
+        """
+        t = self._own_timer(timer, "cancel_timer")
+        if t is None or t.fired or t.cancelled:
             return None
+        left = max(0.0, t.deadline - trio.current_time())
+        proc = t.proc
+        if proc is not None and proc._timers is not None:
+            proc._timers.discard(t)
+        self._cancel(t)
+        return left
+
+    def read_timer(self, timer: TimerRef | Ref) -> float | None:
+        """The seconds a timer has left, or None if there is no such timer (as ``cancel_timer``).
+
+        Raises:
+          TypeError: ``timer`` is not a reference at all (Erlang: ``badarg``).
+        """
+        t = self._own_timer(timer, "read_timer")
+        if t is None or t.fired or t.cancelled:
+            return None
+        return max(0.0, t.deadline - trio.current_time())
+
+    def _cancel(self, timer: TimerRef) -> None:
+        """Mark ``timer`` cancelled and let go of its message (its heap entry goes later)."""
+        if timer.cancelled or timer.fired:
+            return
         timer.cancelled = True
+        timer.dest = timer.msg = timer.proc = None
         self._cancelled_timers += 1
         if self._cancelled_timers > 64 and self._cancelled_timers * 2 > len(self._timers):
             # Cancelled timers would otherwise stay in the heap until their deadline.
             self._timers[:] = [t for t in self._timers if not t.cancelled]
             heapq.heapify(self._timers)
             self._cancelled_timers = 0
-        return max(0.0, timer.deadline - trio.current_time())
 
     async def _timer_loop(self) -> None:
         timers = self._timers
@@ -794,9 +910,18 @@ class Node:
                     self._cancelled_timers -= 1
                     continue
                 timer.fired = True
-                proc = self.resolve(timer.dest)
+                proc = timer.proc
                 if proc is not None:
-                    proc.deliver(timer.msg)
+                    # Aimed at a pid: alive, or the timer would have been cancelled.
+                    timer.proc = None
+                    if proc._timers is not None:
+                        proc._timers.discard(timer)
+                else:
+                    proc = self.resolve(timer.dest)
+                msg = timer.msg
+                timer.dest = timer.msg = None
+                if proc is not None:
+                    proc.deliver(msg)
             wake = timers[0].deadline if timers else math.inf
             self._timer_wakeup_at = wake
             with trio.CancelScope(deadline=wake) as scope:

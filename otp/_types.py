@@ -18,6 +18,7 @@ __all__ = [
     "ExitReason",
     "Pid",
     "Ref",
+    "RegisteredName",
     "Shutdown",
     "is_normal_exit",
     "is_shutdown_exit",
@@ -132,9 +133,29 @@ class Exit:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisteredName:
+    """A process identified by its registered name: Erlang's ``{Name, Node}``.
+
+    It is what a ``Down`` carries in place of a pid when the monitor was taken on a name
+    (``otp.monitor("name")``), as Erlang's ``{'DOWN', Ref, process, {Name, Node}, Reason}``
+    does, whether the process was alive when monitored or not.
+    """
+
+    name: str
+    node: str
+
+    def __repr__(self) -> str:
+        return f"{{{self.name}, {self.node}}}"
+
+
+@dataclass(frozen=True, slots=True)
 class Down:
-    """The message a monitor delivers: ``{'DOWN', ref, :process, pid, reason}``."""
+    """The message a monitor delivers: ``{'DOWN', ref, :process, object, reason}``.
+
+    ``pid`` is the monitored pid, or a ``RegisteredName`` when the monitor was taken on a
+    registered name (Erlang reports ``{Name, Node}`` there, never the pid).
+    """
 
     ref: Ref
-    pid: Pid
+    pid: Pid | RegisteredName
     reason: ExitReason

@@ -40,7 +40,8 @@ async def test_monitor_by_registered_name(node: otp.Node) -> None:
         pid = otp.spawn(sleeper, name="named")
         ref = otp.monitor("named")
         otp.exit(pid, otp.KILL)
-        assert await wait_down(ref) == otp.Down(ref, pid, otp.KILLED)
+        # Erlang reports {Name, Node} for a monitor taken on a name, not the pid.
+        assert await wait_down(ref) == otp.Down(ref, otp.RegisteredName("named", node.name), otp.KILLED)
 
 
 async def test_monitoring_a_dead_pid_delivers_down_noproc_at_once(node: otp.Node) -> None:
