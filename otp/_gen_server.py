@@ -236,6 +236,8 @@ async def call(server: Dest, request: Any, timeout: float | None = 5.0) -> Any:
     if target is me:
         # Erlang exits with {calling_self, {gen_server, call, ...}}: the reason is the term.
         raise CallError(server, request, timeout, CALLING_SELF)
+    if me._waiting is not None or me._io_fd >= 0:
+        me.refuse_second_waiter()  # before the request goes out: nothing left behind
     ref = Ref()
     me.monitors[ref] = target.pid
     target.monitored_by[ref] = me.pid
@@ -307,6 +309,8 @@ async def stop(server: Dest, reason: ExitReason = NORMAL, timeout: float | None 
         raise CallError(server, request, timeout, NOPROC)
     if target is me:
         raise CallError(server, request, timeout, CALLING_SELF)
+    if me._waiting is not None or me._io_fd >= 0:
+        me.refuse_second_waiter()
     start = len(me.mailbox)
     ref = monitor(target.pid)
     target.deliver(Call(request, From(me.pid, ref)))
