@@ -46,7 +46,7 @@ async def test_exit_self_cannot_be_swallowed_by_a_later_otp_call(node: otp.Node)
     async def swallower(server: otp.Pid) -> None:
         try:
             otp.exit(otp.self(), "boom")
-        except BaseException:  # noqa: BLE001 - the point: user code that swallows the exit
+        except BaseException:  # the point: user code that swallows the exit
             seen.append("swallowed")
         for attempt in (lambda: otp.send(otp.self(), "x"), lambda: otp.self(), lambda: otp.link(server)):
             try:
@@ -232,7 +232,9 @@ class _Payload:
     """A message object we can hold a weak reference to."""
 
 
-async def test_timer_to_pid_cancelled_when_process_exits(node: otp.Node, autojump_clock: trio.testing.MockClock) -> None:
+async def test_timer_to_pid_cancelled_when_process_exits(
+    node: otp.Node, autojump_clock: trio.testing.MockClock
+) -> None:
     async with otp.open_mailbox():
         pid, ref = otp.spawn_monitor(sleeper)
         payload = _Payload()
@@ -307,7 +309,7 @@ async def test_stop_with_reply_terminates_before_reply(node: otp.Node) -> None:
         await wait_down(ref)
 
 
-async def test_stop_with_reply_replies_even_if_terminate_fails(node: otp.Node, caplog: pytest.LogCaptureFixture) -> None:
+async def test_stop_with_reply_replies_even_if_terminate_fails(node: otp.Node) -> None:
     async with otp.open_mailbox() as me:
         server = await _StopsWithReply.start(me)
         ref = otp.monitor(server)
