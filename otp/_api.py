@@ -200,16 +200,16 @@ def monitor(pid: Pid | str) -> Ref:
     the process was alive or not.
     """
     me = _me()
+    if type(pid) is not Pid and not isinstance(pid, str):
+        raise TypeError(f"monitor: expected a Pid or a registered name, got {pid!r}")
     ref = Ref()
     node = me.node
     target = node.resolve(pid)
     if target is None:
         if type(pid) is Pid:
             me.deliver(Down(ref, pid, NOPROC))
-        elif isinstance(pid, str):
-            me.deliver(Down(ref, RegisteredName(pid, node.name), NOPROC))
         else:
-            raise TypeError(f"monitor: expected a Pid or a registered name, got {pid!r}")
+            me.deliver(Down(ref, RegisteredName(pid, node.name), NOPROC))
         return ref
     me.monitors[ref] = target.pid
     target.monitored_by[ref] = me.pid
@@ -221,8 +221,15 @@ def monitor(pid: Pid | str) -> Ref:
 def demonitor(ref: Ref, *, flush: bool = False) -> bool:
     """Stop a monitor. With ``flush=True`` also drop its ``Down`` if already queued.
 
-    Returns True if the monitor was active.
+    Returns True if the monitor was active (what Erlang's ``demonitor(Ref, [info])``
+    answers; plain ``demonitor/1`` always answers ``true``): False for a monitor that has
+    fired, one already removed, or a reference that is not a monitor of this process.
+
+    Raises:
+      TypeError: ``ref`` is not a reference (Erlang: ``badarg``).
     """
+    if type(ref) is not Ref:
+        raise TypeError(f"demonitor: expected a Ref, got {ref!r}")
     me = _me()
     target_pid = me.monitors.pop(ref, None)
     if target_pid is not None:

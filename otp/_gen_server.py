@@ -223,6 +223,8 @@ async def call(server: Dest, request: Any, timeout: float | None = 5.0) -> Any:
       CallTimeout: no reply within ``timeout`` seconds.
       CallError: the caller is the server itself (that would deadlock).
     """
+    if type(timeout) is not float and timeout is not None:
+        _check_timeout(timeout)
     me = _current.get()
     if me is None:
         async with open_mailbox():
@@ -266,6 +268,14 @@ async def call(server: Dest, request: Any, timeout: float | None = 5.0) -> Any:
     return msg.value
 
 
+def _check_timeout(timeout: Any) -> None:
+    """Refuse a bad timeout before anything is sent (Erlang: the call fails, the server is untouched)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if not timeout >= 0:
+        raise ValueError(f"timeout must be >= 0 seconds, got {timeout!r}")
+
+
 def reply(from_: From, value: Any) -> None:
     """Answer a call later, from any process: the ``GenServer.reply/2`` of Elixir.
 
@@ -297,6 +307,8 @@ async def stop(server: Dest, reason: ExitReason = NORMAL, timeout: float | None 
         ``terminate`` raised, or it was killed meanwhile).
       CallTimeout: it did not exit within ``timeout`` seconds (it keeps stopping).
     """
+    if timeout is not None:
+        _check_timeout(timeout)
     me = _current.get()
     if me is None:
         async with open_mailbox():

@@ -113,7 +113,15 @@ class NoProcessError(LookupError):
 
 
 class AlreadyRegisteredError(ValueError):
-    """The name is taken, or the process already has a name."""
+    """The name is taken, or the process already has a name.
+
+    ``pid`` is the process that holds the name (Erlang's ``{already_started, Pid}``), or
+    None when the process itself already has another name.
+    """
+
+    def __init__(self, message: str, pid: Pid | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 class NotInProcessError(RuntimeError):
@@ -741,9 +749,8 @@ class Node:
         if not isinstance(name, str) or not name:
             raise TypeError(f"a registered name must be a non-empty str, got {name!r}")
         if name in self._names:
-            raise AlreadyRegisteredError(
-                f"name {name!r} is already registered to {self._names[name].pid}"
-            )
+            holder = self._names[name].pid
+            raise AlreadyRegisteredError(f"name {name!r} is already registered to {holder}", holder)
         if proc.name is not None:
             raise AlreadyRegisteredError(f"{proc.pid} is already registered as {proc.name!r}")
         self._names[name] = proc
