@@ -46,11 +46,13 @@ def links_of(pid: otp.Pid) -> tuple[otp.Pid, ...]:
 
 
 def check_link(a: otp.Pid, b: otp.Pid) -> None:
-    assert b in links_of(a) and a in links_of(b), (a, links_of(a), b, links_of(b))
+    assert b in links_of(a), (a, links_of(a))
+    assert a in links_of(b), (b, links_of(b))
 
 
 def check_unlink(a: otp.Pid, b: otp.Pid) -> None:
-    assert b not in links_of(a) and a not in links_of(b), (a, links_of(a), b, links_of(b))
+    assert b not in links_of(a), (a, links_of(a))
+    assert a not in links_of(b), (b, links_of(b))
 
 
 def monitors_of(pid: otp.Pid) -> tuple[tuple[otp.Pid, ...], tuple[otp.Pid, ...]]:

@@ -40,9 +40,9 @@ async def _expect_down(ref: otp.Ref, pid: Any, reason: Any = None) -> Any:
 
 
 def _expect_no_msg() -> None:
-    with pytest.raises(trio.WouldBlock):
-        msg = otp.receive_nowait()
-        raise AssertionError(f"unexpected message {msg!r}")
+    mailbox = otp.current_process()
+    assert mailbox is not None
+    assert not mailbox.mailbox, f"unexpected messages {list(mailbox.mailbox)!r}"
 
 
 async def _g(parent: otp.Pid) -> None:
@@ -219,7 +219,8 @@ async def test_local_remove_monitor(node: otp.Node) -> None:
             _, _, (gt, gf) = await otp.receive(lambda m, g=g: type(m) is tuple and m[:2] == ("rm_mon_res", g))
             true, false = true + gt, false + gf
         assert true + false == groups * per_group
-        assert true > 0 and false > 0  # both branches were taken
+        assert true > 0  # both branches were taken
+        assert false > 0
         await trio.testing.wait_all_tasks_blocked()
 
 
@@ -228,7 +229,7 @@ async def _jeeves(parent: otp.Pid, name: str | None, ref: otp.Ref) -> None:
         otp.register(name, otp.self())
     otp.send(parent, (otp.self(), ref))
     while True:
-        sender, what = await otp.receive(lambda m: type(m) is tuple and len(m) == 2 and m[0] is parent)
+        _, what = await otp.receive(lambda m: type(m) is tuple and len(m) == 2 and m[0] is parent)
         match what:
             case "monitors":
                 otp.send(parent, (otp.self(), ("monitors", monitors_of(otp.self()))))

@@ -149,7 +149,8 @@ async def test_read_timer(node: otp.Node, autojump_clock: trio.testing.MockClock
         await trio.sleep(0.2)
         left = otp.read_timer(r)
         left2 = otp.cancel_timer(r)
-        assert left is not None and left2 is not None
+        assert left is not None
+        assert left2 is not None
         assert left == left2  # no time passes between the two here
         assert otp.read_timer(r) is None
         assert 0.2 <= big - left < 10
