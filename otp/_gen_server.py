@@ -260,6 +260,10 @@ async def call(server: Dest, request: Any, timeout: float | None = 5.0) -> Any:
             t = node.process(tpid)
             if t is not None:
                 t.monitored_by.pop(ref, None)
+        elif me.alive:
+            # The server exited after replying and its Down is queued behind the reply:
+            # drop it, as gen_server's demonitor(Mref, [flush]) does.
+            me.drop(lambda m: type(m) is Down and m.ref is ref)
     if type(msg) is Down:
         reason = msg.reason
         if isinstance(reason, BaseException):

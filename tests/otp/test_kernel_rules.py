@@ -399,3 +399,13 @@ async def test_a_second_waiter_beside_a_gen_servers_loop_is_refused(node: otp.No
         finally:
             otp._node._current.reset(token)
         await otp.stop(pid)
+
+
+async def test_a_call_answered_by_a_server_that_then_stops_leaves_no_down_behind(node: otp.Node) -> None:
+    """gen_server:call demonitors with [flush]: the server's Down must not stay queued."""
+    async with otp.open_mailbox() as me:
+        server = await _StopsWithReply.start(me)
+        assert await otp.call(server, otp.NORMAL) == "bye"
+        await trio.testing.wait_all_tasks_blocked()
+        assert otp.receive_nowait() == ("terminated", otp.NORMAL)
+        assert otp.flush() == 0  # no Down of the call's monitor
