@@ -31,7 +31,32 @@ Solution:
 * On exit (``_finish``), everything happens synchronously, in this order: the name is
   freed, exit hooks run (registries drop their entries), links are signalled, monitors
   get ``Down``. So a name can be registered again by whoever sees the ``Down``.
-* Timers live in a heap served by one task per node, not one task per timer.
+* Timers live in a heap served by one task per node, not one task per timer. A timer
+  aimed at a pid is also recorded on that process and cancelled (its message let go)
+  when the process exits, as Erlang's are; one aimed at a name resolves it when it fires.
+
+# Where Python cannot do what Erlang does
+
+* **No pre-emption.** An exit signal from *another* process takes effect at the victim's
+  next checkpoint (an ``await`` that yields): plain Python code between two checkpoints
+  runs on, where the BEAM would stop it between any two reductions. A process that loops
+  without awaiting cannot be stopped at all until it awaits.
+* **A dead process's code may still run.** Termination is a Trio cancellation, so
+  ``finally`` blocks and shielded sections of the victim still execute after the process is
+  dead to the runtime. Everything the runtime owns is released at once (name, links,
+  monitors, timers: ``_finish``); any otp call made from such code raises ``ProcessExit``
+  again (``otp.self()``, ``send``, ``receive``, ``call``...), so it cannot act as the
+  process it was.
+* **Exits to oneself are immediate.** ``otp.exit(otp.self(), reason)`` ends the process
+  before it returns, as in Erlang: ``_finish`` runs there and then, and ``ProcessExit`` is
+  raised in the caller (see the previous point if the caller catches it).
+* **One mailbox waiter.** An Erlang process is one thread of control; here a process may
+  run several Trio tasks (a nursery inside it), but only one of them may wait for the
+  mailbox at a time (``receive``, ``call``, ``wait_readable``, the GenServer loop); a second
+  is refused at once with ``ConcurrentReceiveError`` instead of silently stealing the first
+  one's wake-up.
+
+The README's "Differences from OTP" table lists these with the rest.
 """
 
 from __future__ import annotations
