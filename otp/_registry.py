@@ -26,9 +26,9 @@ from collections.abc import Callable, Hashable, Iterable, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ._child_spec import ChildSpec
 from ._gen_server import GenServer, Ok
 from ._node import NoProcessError, Process, _current, current_node
-from ._supervisor import ChildSpec
 from ._types import ExitReason, Pid
 
 __all__ = ["Keys", "PG", "Registry", "RegistryError"]
@@ -285,20 +285,29 @@ class PG:
                 proc.add_exit_hook(_pg_cleanup(groups, hooked))
 
     @staticmethod
-    def leave(group: Hashable, pids: Pid | Iterable[Pid] | None = None, *, scope: str = "pg") -> None:
-        """Remove one membership of each pid from ``group``."""
+    def leave(group: Hashable, pids: Pid | Iterable[Pid] | None = None, *, scope: str = "pg") -> bool:
+        """Remove one membership of each pid from ``group``.
+
+        Returns False if none of the pids was a member of ``group`` (Erlang's
+        ``not_joined``: nothing changed), True otherwise.
+        """
         groups = PG._scope(scope)
+        pid_list = _pid_list(pids, "PG.leave")
         members = groups.get(group)
         if not members:
-            return
-        for pid in _pid_list(pids, "PG.leave"):
+            return False
+        left = False
+        for pid in pid_list:
             n = members.get(pid, 0)
             if n > 1:
                 members[pid] = n - 1
+                left = True
             elif n == 1:
                 del members[pid]
+                left = True
         if not members:
             del groups[group]
+        return left
 
     @staticmethod
     def members(group: Hashable, *, scope: str = "pg") -> list[Pid]:
