@@ -489,7 +489,8 @@ def raise_start_failure(exc: StartError) -> None:
     """Re-raise a supervisor's ``Stop(Shutdown(ChildStartError))`` from init as that error."""
     reason = exc.reason
     if type(reason) is Shutdown and isinstance(reason.term, ChildStartError):
-        raise reason.term from None
+        error = reason.term
+        raise error from error.__cause__
 
 
 class Supervisor:
