@@ -284,8 +284,10 @@ class _SupervisorServer(GenServer[_State]):
                 if isinstance(reason, BaseException):
                     error.__cause__ = reason
                 return Stop(Shutdown(error), state)
-            if child.pid is None and spec.restart is Restart.TEMPORARY:
-                continue
+            if spec.restart is Restart.TEMPORARY:
+                if child.pid is None:
+                    continue
+                child.spec = _slim(spec)
             state.children.append(child)
         return Ok(state)
 
@@ -389,8 +391,11 @@ class _SupervisorServer(GenServer[_State]):
             raise SupervisorError(f"child {spec.id!r} is already_present")
         child = _Child(spec)
         child.pid = await start_child_from_spec(spec)
-        if child.pid is not None or spec.restart is not Restart.TEMPORARY:
-            state.children.append(child)
+        if spec.restart is Restart.TEMPORARY:
+            if child.pid is None:
+                return None
+            child.spec = _slim(spec)
+        state.children.append(child)
         return child.pid
 
     def _get(self, state: _State, id: Hashable) -> _Child:
@@ -425,6 +430,9 @@ class _SupervisorServer(GenServer[_State]):
         if child.restarting:
             raise SupervisorError(f"child {id!r} is restarting; terminate it first")
         state.children.remove(child)
+
+    async def _op_get_childspec(self, state: _State, id: Hashable) -> ChildSpec:
+        return self._get(state, id).spec
 
     async def _op_which_children(self, state: _State) -> list[tuple[Hashable, ChildPid, str, str]]:
         return [
@@ -462,6 +470,20 @@ class _SupervisorServer(GenServer[_State]):
 
 def _label(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", type(fn).__name__)
+
+
+def _not_kept() -> None:  # pragma: no cover - a temporary child is never restarted
+    raise SupervisorError("the start function of a temporary child is not kept")
+
+
+def _slim(spec: ChildSpec) -> ChildSpec:
+    """A started temporary child's spec without its start function (OTP does not keep it).
+
+    A temporary child is never restarted, so what its start function holds (arguments,
+    a connection's stream) is not kept alive by the supervisor for the child's lifetime.
+    """
+    return ChildSpec(id=spec.id, start=_not_kept, restart=Restart.TEMPORARY, type=spec.type,
+                     shutdown=spec.shutdown, behaviour=spec.behaviour or _label(spec.start))
 
 
 def add_restart(times: collections.deque[float], max_restarts: int, max_seconds: float) -> bool:
@@ -572,6 +594,14 @@ class Supervisor:
     async def delete_child(sup: Pid | str, id: Hashable) -> None:
         """Forget a terminated child's spec."""
         unwrap(await call(sup, ("delete_child", id), None))
+
+    @staticmethod
+    async def get_childspec(sup: Pid | str, id: Hashable) -> ChildSpec:
+        """The spec of child ``id`` (a temporary child's has no start function any more).
+
+        Raises ``SupervisorError`` (not_found) for an unknown id.
+        """
+        return unwrap(await call(sup, ("get_childspec", id)))  # type: ignore[no-any-return]
 
     @staticmethod
     async def which_children(sup: Pid | str) -> list[tuple[Hashable, ChildPid, str, str]]:
