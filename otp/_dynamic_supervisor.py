@@ -194,6 +194,7 @@ class _DynamicSupervisorServer(GenServer[_State]):
                 return NoReply(state)
             return await self._restart(state, msg.pid, spec)
         if type(msg) is _Retry:
+            await trio.lowlevel.checkpoint()  # let others run between two attempts
             spec = state.restarting.pop(msg.old_pid, None)
             if spec is None:  # terminate_child came first
                 return NoReply(state)
@@ -329,6 +330,8 @@ class DynamicSupervisor:
         Raises ``MaxChildrenError``, or the child's start error (``ChildStartError`` if
         its start function exited); the supervisor carries on either way.
         """
+        if type(spec) is not ChildSpec:  # checked by the caller, as Elixir does
+            raise InvalidSpecError("child spec", spec, "an otp.ChildSpec")
         return unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
 
     @staticmethod

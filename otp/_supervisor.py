@@ -298,6 +298,10 @@ class _SupervisorServer(GenServer[_State]):
                 return NoReply(state)
             return await self._child_exited(state, child, msg.reason)
         if type(msg) is _Retry:
+            # Let other processes run between two attempts (a start function that fails at
+            # once would otherwise retry without ever yielding); their calls queue up
+            # before the next retry, as in OTP.
+            await trio.lowlevel.checkpoint()
             child = state.find(msg.key)
             # Not restarting any more: terminate_child (or a group restart) came first.
             if child is not None and child.restarting:
@@ -578,6 +582,8 @@ class Supervisor:
           SupervisorError: a child with this id is present but not running.
           Exception: what the child's start raised (``ChildStartError`` if it exited).
         """
+        if type(spec) is not ChildSpec:  # checked by the caller, as Elixir does
+            raise InvalidSpecError("child spec", spec, "an otp.ChildSpec")
         return unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
 
     @staticmethod
