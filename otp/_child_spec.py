@@ -100,7 +100,9 @@ class ChildStartError(SupervisorError):
     """
 
     def __init__(self, id: Hashable, reason: ExitReason) -> None:
-        super().__init__(f"child {id!r} failed to start: {reason!r}")
+        # A nested supervisor's failure reads as a path: child 'a' ...: child 'b' ...: Error(...)
+        why = str(reason) if isinstance(reason, ChildStartError) else repr(reason)
+        super().__init__(f"child {id!r} failed to start: {why}")
         self.id = id
         self.reason = reason
 

@@ -58,6 +58,7 @@ from ._node import NoProcessError, _current, current_node
 from ._supervisor import (
     Supervisor,
     add_restart,
+    crash_logger,
     kill_now,
     logger,
     start_child_from_spec,
@@ -220,10 +221,10 @@ class _DynamicSupervisorServer(GenServer[_State]):
             me = _current.get()
             assert me is not None
             reason = getattr(exc, "reason", exc) if isinstance(exc, SupervisorError) else exc
-            logger.error("DynamicSupervisor %s failed to restart child %s: %r; trying again",
-                         me.name or me.pid, old_pid, reason,
-                         exc_info=(type(reason), reason, reason.__traceback__)
-                         if isinstance(reason, BaseException) else None)
+            crash_logger.error("DynamicSupervisor %s failed to restart child %s: %r; trying again",
+                               me.name or me.pid, old_pid, reason,
+                               exc_info=(type(reason), reason, reason.__traceback__)
+                               if isinstance(reason, BaseException) else None)
             state.restarting[old_pid] = spec
             me.deliver(_Retry(old_pid))
             return NoReply(state)

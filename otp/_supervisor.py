@@ -114,6 +114,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("otp.supervisor")
+#: A child's failed start is its crash report: logged once, on the runtime's crash logger.
+crash_logger = logging.getLogger("otp.crash")
 
 
 class AlreadyStartedError(SupervisorError):
@@ -192,7 +194,7 @@ async def start_child_from_spec(spec: ChildSpec) -> Pid | None:
     except Ignored:
         return None
     except ProcessExit as exc:
-        raise ChildStartError(spec.id, exc.reason) from None
+        raise _StartExit(spec.id, exc.reason) from None
     if result is not None and not isinstance(result, Pid):
         raise TypeError(
             f"the start function of child {spec.id!r} must return a Pid or None, got {result!r}"
@@ -254,8 +256,22 @@ def _who() -> str:
     return f"{me.pid} ({me.name})" if me.name else str(me.pid)
 
 
+class _StartExit(ChildStartError):
+    """A start function exited (``ProcessExit``) instead of returning or raising."""
+
+
 def _reason_of(exc: BaseException) -> ExitReason:
-    return exc.reason if isinstance(exc, ChildStartError) else exc
+    """What a start function failed with: the exit reason of one that exited, else the error.
+
+    A nested supervisor's ``ChildStartError`` stays as it is: the reason names the inner
+    child, as OTP nests ``{shutdown, {failed_to_start_child, Id, Reason}}``.
+    """
+    return exc.reason if type(exc) is _StartExit else exc
+
+
+def _logged_below(exc: BaseException) -> bool:
+    """A nested supervisor's start failure, which that supervisor has logged already."""
+    return isinstance(exc, ChildStartError) and type(exc) is not _StartExit
 
 
 def _exc_info(reason: ExitReason) -> Any:
@@ -277,8 +293,9 @@ class _SupervisorServer(GenServer[_State]):
                 # once (the failing server does not: its start error is ours to report) and
                 # stop with a quiet {shutdown, {failed_to_start_child, id, reason}}.
                 reason = _reason_of(exc)
-                logger.error("Supervisor %s: child %r failed to start: %r; stopping the children "
-                             "already started", _who(), spec.id, reason, exc_info=_exc_info(reason))
+                if not _logged_below(exc):
+                    crash_logger.error("Supervisor %s: child %r failed to start: %r; stopping the children "
+                                       "already started", _who(), spec.id, reason, exc_info=_exc_info(reason))
                 await self._stop_all(state)
                 error = ChildStartError(spec.id, reason)
                 if isinstance(reason, BaseException):
@@ -356,8 +373,8 @@ class _SupervisorServer(GenServer[_State]):
                 c.pid = await start_child_from_spec(c.spec)
             except Exception as exc:
                 reason = _reason_of(exc)
-                logger.error("Supervisor %s: child %r failed to restart: %r; trying again",
-                             _who(), c.spec.id, reason, exc_info=_exc_info(reason))
+                crash_logger.error("Supervisor %s: child %r failed to restart: %r; trying again",
+                                   _who(), c.spec.id, reason, exc_info=_exc_info(reason))
                 c.restarting = True
                 me = _current.get()
                 assert me is not None

@@ -333,6 +333,29 @@ async def test_child_start_failure_names_id_logged_once(node: otp.Node, caplog: 
         assert otp.processes() == []
 
 
+async def test_nested_child_start_failure_logged_once_and_names_each_id(
+    node: otp.Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Failing(otp.GenServer[None]):
+        async def init(self, arg: Any) -> otp.Ok[None]:
+            raise OSError(98, "cannot listen")
+
+    inner = otp.Supervisor.child_spec([otp.ChildSpec(id="sockets", start=Failing.start_link)], id="listener")
+    with pytest.raises(otp.ChildStartError, match="child 'listener' failed to start") as info:
+        await otp.Supervisor.start_link([otp.Supervisor.child_spec([inner], id="endpoint")])
+    # {shutdown, {failed_to_start_child, endpoint, {... listener, {... sockets, Reason}}}}
+    chain = [info.value]
+    while isinstance(chain[-1].__cause__, BaseException):
+        chain.append(chain[-1].__cause__)
+    assert [getattr(e, "id", None) for e in chain] == ["endpoint", "listener", "sockets", None]
+    assert isinstance(chain[-1], OSError)
+    await trio.testing.wait_all_tasks_blocked()
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert "child 'sockets' failed to start: OSError(98, 'cannot listen')" in errors[0].getMessage()
+    assert otp.processes() == []
+
+
 async def test_already_started_error_carries_the_running_pid(node: otp.Node) -> None:
     log: list[Any] = []
     sup = await otp.Supervisor.start_link([recorder_spec("a", log)])
