@@ -54,7 +54,7 @@ from ._child_spec import (
     check_flags,
 )
 from ._gen_server import From, GenServer, NoReply, Ok, Reply, Stop, call, stop
-from ._node import NoProcessError, _current, current_node
+from ._node import NoProcessError, Table, _current, current_node
 from ._supervisor import (
     Supervisor,
     add_restart,
@@ -406,16 +406,16 @@ class _Pool:
     pid: Pid
 
 
+#: The running pools of this node, by name.
+_POOLS: Table[_Pool] = Table("partition_supervisor")
+
+
 class PartitionSupervisor:
     """A pool of ``DynamicSupervisor`` partitions routed by a stable hash of a key.
 
     The pool is a ``Supervisor`` registered as ``name`` whose children are the
     partitions, ``DynamicSupervisor`` s registered as ``f"{name}.{i}"`` with ids ``0..N-1``.
     """
-
-    @staticmethod
-    def _partitions_key(name: str) -> tuple[str, str]:
-        return ("partition_supervisor", name)
 
     @staticmethod
     async def start_link(*, name: str, partitions: int | None = None,
@@ -442,7 +442,7 @@ class PartitionSupervisor:
         ]
         pid = await Supervisor.start_link(children, strategy=Strategy.ONE_FOR_ONE, name=name)
         # The pool is known by its pid: once that exits the name answers no-process again.
-        current_node().tables[PartitionSupervisor._partitions_key(name)] = _Pool(n, pid)
+        _POOLS.put(current_node(), name, _Pool(n, pid))
         return pid
 
     @staticmethod
@@ -461,12 +461,11 @@ class PartitionSupervisor:
     @staticmethod
     def _pool(name: str) -> _Pool:
         node = current_node()
-        key = PartitionSupervisor._partitions_key(name)
-        pool = node.tables.get(key)
+        pool = _POOLS.get(node, name)
         if pool is not None and node.process(pool.pid) is not None:
-            return pool  # type: ignore[no-any-return]
+            return pool
         if pool is not None:
-            del node.tables[key]
+            _POOLS.pop(node, name, pool)
         raise NoProcessError(
             f"no partition supervisor named {name!r} is running (noproc); start it with "
             f"`otp.PartitionSupervisor.start_link(name={name!r})`"
