@@ -42,7 +42,15 @@ class Keys(enum.Enum):
 
 
 class RegistryError(ValueError):
-    """A registry operation was refused (key taken, unknown registry...)."""
+    """A registry operation was refused (key taken, unknown registry...).
+
+    For a key already taken in a unique registry, ``pid`` is its owner (Elixir's
+    ``{:error, {:already_registered, pid}}``); None otherwise.
+    """
+
+    def __init__(self, message: str, *, pid: Pid | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 Entry = tuple[Pid, Any]
@@ -171,7 +179,7 @@ class Registry:
             bucket = table.parts[part][key] = {}
         elif table.keys is Keys.UNIQUE and bucket:
             (owner, _), = bucket.values()
-            raise RegistryError(f"key {key!r} is already registered in {registry!r} by {owner}")
+            raise RegistryError(f"key {key!r} is already registered in {registry!r} by {owner}", pid=owner)
         eid = next(table.ids)
         bucket[eid] = (proc.pid, value)
         entries = table.by_pid.get(proc.pid.id)
