@@ -37,6 +37,18 @@ from ._api import (
     unregister as unregister,
     whereis as whereis,
 )
+from ._child_spec import (
+    BRUTAL_KILL as BRUTAL_KILL,
+    INFINITY as INFINITY,
+    ChildSpec as ChildSpec,
+    ChildStartError as ChildStartError,
+    ChildType as ChildType,
+    InvalidSpecError as InvalidSpecError,
+    Restart as Restart,
+    ShutdownPolicy as ShutdownPolicy,
+    Strategy as Strategy,
+    SupervisorError as SupervisorError,
+)
 from ._dynamic_supervisor import (
     DynamicSupervisor as DynamicSupervisor,
     MaxChildrenError as MaxChildrenError,
@@ -96,15 +108,8 @@ from ._registry import (
     RegistryError as RegistryError,
 )
 from ._supervisor import (
-    BRUTAL_KILL as BRUTAL_KILL,
-    INFINITY as INFINITY,
-    ChildSpec as ChildSpec,
-    ChildType as ChildType,
-    Restart as Restart,
-    ShutdownPolicy as ShutdownPolicy,
-    Strategy as Strategy,
+    AlreadyStartedError as AlreadyStartedError,
     Supervisor as Supervisor,
-    SupervisorError as SupervisorError,
     shutdown_child as shutdown_child,
 )
 from ._types import (
@@ -112,7 +117,9 @@ from ._types import (
     KILLED as KILLED,
     NOPROC as NOPROC,
     NORMAL as NORMAL,
+    RESTARTING as RESTARTING,
     SHUTDOWN as SHUTDOWN,
+    ChildPid as ChildPid,
     Down as Down,
     Exit as Exit,
     ExitReason as ExitReason,

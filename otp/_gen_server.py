@@ -37,6 +37,7 @@ import trio
 from trio.lowlevel import current_task, wait_task_rescheduled
 
 from ._api import demonitor, monitor, open_mailbox
+from ._child_spec import ChildSpec, Restart
 from ._node import (
     _NO_MAILBOX,
     Dest,
@@ -420,8 +421,6 @@ class GenServer(Generic[S]):
     def child_spec(cls, arg: Any = None, *, id: Hashable | None = None, name: str | None = None,
                    restart: Any = None, shutdown: Any = None) -> Any:
         """A ``ChildSpec`` that starts this server with ``start_link(arg, name=name)``."""
-        from ._supervisor import ChildSpec, Restart
-
         async def start() -> Pid:
             return await cls.start_link(arg, name=name)
 
@@ -515,6 +514,9 @@ async def _server_main(cls: type[GenServer[Any]], arg: Any, ack: _Ack) -> None:
             _unlink_parent(me, parent)
             exc.add_note(f"while starting {cls.__qualname__} as {me.pid}")
             ack.fail(exc)
+            # The starter gets the error and reports it (a supervisor logs it once, with
+            # the child's id): not a crash of ours to log as well.
+            me._pending_exit = exc
             raise ProcessExit(exc) from None
         raise
     if type(result) is Ignore:

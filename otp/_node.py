@@ -1094,7 +1094,8 @@ async def open_node(*, name: str = "nonode") -> AsyncIterator[Node]:
         single = _single_error(group)
         if single is None:
             raise
-        raise single from None
+        # Drop the group, keep the error's own cause (``raise X from Y`` in the node).
+        raise single from single.__cause__
 
 
 def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:

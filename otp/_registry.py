@@ -26,9 +26,9 @@ from collections.abc import Callable, Hashable, Iterable, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ._child_spec import ChildSpec
 from ._gen_server import GenServer, Ok
 from ._node import NoProcessError, Process, _current, current_node
-from ._supervisor import ChildSpec
 from ._types import ExitReason, Pid
 
 __all__ = ["Keys", "PG", "Registry", "RegistryError"]
@@ -42,7 +42,15 @@ class Keys(enum.Enum):
 
 
 class RegistryError(ValueError):
-    """A registry operation was refused (key taken, unknown registry...)."""
+    """A registry operation was refused (key taken, unknown registry...).
+
+    For a key already taken in a unique registry, ``pid`` is its owner (Elixir's
+    ``{:error, {:already_registered, pid}}``); None otherwise.
+    """
+
+    def __init__(self, message: str, *, pid: Pid | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 Entry = tuple[Pid, Any]
@@ -171,7 +179,7 @@ class Registry:
             bucket = table.parts[part][key] = {}
         elif table.keys is Keys.UNIQUE and bucket:
             (owner, _), = bucket.values()
-            raise RegistryError(f"key {key!r} is already registered in {registry!r} by {owner}")
+            raise RegistryError(f"key {key!r} is already registered in {registry!r} by {owner}", pid=owner)
         eid = next(table.ids)
         bucket[eid] = (proc.pid, value)
         entries = table.by_pid.get(proc.pid.id)
@@ -285,20 +293,29 @@ class PG:
                 proc.add_exit_hook(_pg_cleanup(groups, hooked))
 
     @staticmethod
-    def leave(group: Hashable, pids: Pid | Iterable[Pid] | None = None, *, scope: str = "pg") -> None:
-        """Remove one membership of each pid from ``group``."""
+    def leave(group: Hashable, pids: Pid | Iterable[Pid] | None = None, *, scope: str = "pg") -> bool:
+        """Remove one membership of each pid from ``group``.
+
+        Returns False if none of the pids was a member of ``group`` (Erlang's
+        ``not_joined``: nothing changed), True otherwise.
+        """
         groups = PG._scope(scope)
+        pid_list = _pid_list(pids, "PG.leave")
         members = groups.get(group)
         if not members:
-            return
-        for pid in _pid_list(pids, "PG.leave"):
+            return False
+        left = False
+        for pid in pid_list:
             n = members.get(pid, 0)
             if n > 1:
                 members[pid] = n - 1
+                left = True
             elif n == 1:
                 del members[pid]
+                left = True
         if not members:
             del groups[group]
+        return left
 
     @staticmethod
     def members(group: Hashable, *, scope: str = "pg") -> list[Pid]:

@@ -32,12 +32,31 @@ Restart intensity is a sliding window: more than ``max_restarts`` restarts withi
 ``max_seconds`` makes the supervisor stop all its children and exit ``shutdown``, so that
 its own supervisor decides what happens next. A group restart (one_for_all,
 rest_for_one) counts as one restart.
+
+A failed restart (the start function raised, or exited) leaves the child *restarting*:
+``which_children`` shows ``otp.RESTARTING`` in place of its pid, ``restart_child`` and
+``delete_child`` answer "restarting", and the supervisor tries again through a message to
+itself, so that calls (``terminate_child``, a shutdown) are served between two attempts.
+Every attempt counts against the intensity, so a child that cannot start makes the
+supervisor give up and escalate, as ``supervisor.erl`` does. ``terminate_child`` of a
+restarting child ends the retries.
+
+A child started while the supervisor starts, and which fails, stops the supervisor: the
+children already started are stopped, the failure is logged once (with the child id) and
+``start_link`` raises ``ChildStartError`` naming the child (OTP's
+``{shutdown, {failed_to_start_child, Id, Reason}}``; the supervisor's own exit is that
+quiet ``Shutdown``).
+
+Killing a child (``BRUTAL_KILL``, or a shutdown timeout that expired) takes it out of the
+tree at once: its pid is dead to the runtime (links and monitors fire, its name is free)
+even if its code shields itself from cancellation; the Trio task then finishes in the
+background, running whatever ``finally`` blocks it has. Python cannot stop a task
+between two checkpoints, so this is as close to Erlang's untrappable ``kill`` as it gets.
 """
 
 from __future__ import annotations
 
 import collections
-import enum
 import inspect
 import logging
 import math
@@ -45,10 +64,23 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import attrs
 import trio
 
 from ._api import monitor
+from ._child_spec import (
+    BRUTAL_KILL,
+    INFINITY,
+    ChildSpec,
+    ChildStartError,
+    ChildType,
+    InvalidSpecError,
+    Restart,
+    ShutdownPolicy,
+    Strategy,
+    SupervisorError,
+    check_children,
+    check_flags,
+)
 from ._gen_server import (
     From,
     GenServer,
@@ -56,107 +88,59 @@ from ._gen_server import (
     NoReply,
     Ok,
     Reply,
+    StartError,
     Stop,
     call,
+    stop,
 )
-from ._node import _current
-from ._types import KILL, SHUTDOWN, Down, Exit, ExitReason, Pid, is_normal_exit
+from ._node import Node, ProcessExit, _current
+from ._types import (
+    KILLED,
+    RESTARTING,
+    SHUTDOWN,
+    ChildPid,
+    Down,
+    Exit,
+    ExitReason,
+    Pid,
+    Shutdown,
+    is_normal_exit,
+)
 
 __all__ = [
-    "BRUTAL_KILL",
-    "INFINITY",
-    "ChildSpec",
-    "ChildType",
-    "Restart",
-    "ShutdownPolicy",
-    "Strategy",
+    "AlreadyStartedError",
     "Supervisor",
-    "SupervisorError",
     "shutdown_child",
 ]
 
 logger = logging.getLogger("otp.supervisor")
+#: A child's failed start is its crash report: logged once, on the runtime's crash logger.
+crash_logger = logging.getLogger("otp.crash")
 
 
-class Strategy(enum.Enum):
-    """What a supervisor restarts when one child must be restarted."""
+class AlreadyStartedError(SupervisorError):
+    """``start_child`` with the id of a running child (OTP's ``{already_started, Pid}``).
 
-    #: Only the child that exited.
-    ONE_FOR_ONE = "one_for_one"
-    #: Every child (the others are stopped first, newest first).
-    ONE_FOR_ALL = "one_for_all"
-    #: The child that exited and every child started after it.
-    REST_FOR_ONE = "rest_for_one"
-
-
-class Restart(enum.Enum):
-    """When a child is restarted."""
-
-    #: Always.
-    PERMANENT = "permanent"
-    #: Only after an abnormal exit.
-    TRANSIENT = "transient"
-    #: Never; the child is forgotten when it exits.
-    TEMPORARY = "temporary"
-
-
-class ChildType(enum.Enum):
-    WORKER = "worker"
-    SUPERVISOR = "supervisor"
-
-
-class ShutdownPolicy(enum.Enum):
-    """Shutdown values besides a number of seconds."""
-
-    #: Kill at once (``:brutal_kill``): the child's terminate does not run.
-    BRUTAL_KILL = "brutal_kill"
-    #: Wait as long as it takes (the default for supervisor children).
-    INFINITY = "infinity"
-
-
-BRUTAL_KILL = ShutdownPolicy.BRUTAL_KILL
-INFINITY = ShutdownPolicy.INFINITY
-
-
-def _default_shutdown(spec: ChildSpec) -> float | ShutdownPolicy:
-    return INFINITY if spec.type is ChildType.SUPERVISOR else 5.0
-
-
-@attrs.frozen(kw_only=True)
-class ChildSpec:
-    """How to start, restart and stop one child.
-
-    Args:
-      id: unique among the supervisor's children.
-      start: a function that starts the child *linked to the caller* and returns its pid
-        (``lambda: Worker.start_link(arg)``; async or sync, e.g. ``otp.spawn_link``).
-        Returning None, or raising ``otp.Ignored``, means "nothing to start".
-      restart: ``Restart.PERMANENT`` (default), ``TRANSIENT`` or ``TEMPORARY``.
-      shutdown: seconds to wait after ``shutdown`` before killing (default 5.0; OTP's
-        5000 ms), ``BRUTAL_KILL``, or ``INFINITY`` (the default for supervisors).
-      type: ``ChildType.WORKER`` or ``ChildType.SUPERVISOR``.
-      behaviour: a label for introspection (defaults to the start function's name).
+    ``id`` is the child's id and ``pid`` the running child's pid.
     """
 
-    id: Hashable
-    start: Callable[[], Any]
-    restart: Restart = Restart.PERMANENT
-    type: ChildType = ChildType.WORKER
-    shutdown: float | ShutdownPolicy = attrs.field(
-        default=attrs.Factory(_default_shutdown, takes_self=True)
-    )
-    behaviour: str | None = None
-
-
-class SupervisorError(RuntimeError):
-    """A supervisor operation failed (unknown child id, child already present...)."""
+    def __init__(self, id: Hashable, pid: Pid) -> None:
+        super().__init__(f"child {id!r} is already_started as {pid}")
+        self.id = id
+        self.pid = pid
 
 
 @dataclass(eq=False)
 class _Child:
     spec: ChildSpec
     pid: Pid | None = None
+    #: A restart failed and is being retried (OTP's ``{restarting, OldPid}``).
+    restarting: bool = False
     restarts: int = 0
+
+    @property
+    def shown_pid(self) -> ChildPid:
+        return RESTARTING if self.restarting else self.pid
 
 
 @dataclass(eq=False)
@@ -191,17 +175,26 @@ class _Init:
 
 @dataclass(frozen=True, slots=True)
 class _Retry:
-    id: Hashable
+    """The message a supervisor sends itself to try a failed restart again."""
+
+    key: Any
 
 
 async def start_child_from_spec(spec: ChildSpec) -> Pid | None:
-    """Run a spec's start function in the current process; None if it was ignored."""
+    """Run a spec's start function in the current process; None if it was ignored.
+
+    Raises what the start function raised; a start function that *exits*
+    (``ProcessExit``, Erlang's ``exit/1`` inside it) raises ``ChildStartError`` with that
+    reason instead, so that the supervisor running it does not exit with it.
+    """
     try:
         result = spec.start()
         if inspect.isawaitable(result):
             result = await result
     except Ignored:
         return None
+    except ProcessExit as exc:
+        raise _StartExit(spec.id, exc.reason) from None
     if result is not None and not isinstance(result, Pid):
         raise TypeError(
             f"the start function of child {spec.id!r} must return a Pid or None, got {result!r}"
@@ -209,12 +202,28 @@ async def start_child_from_spec(spec: ChildSpec) -> Pid | None:
     return result
 
 
+def kill_now(node: Node, pid: Pid) -> None:
+    """Kill ``pid`` and make it dead to the runtime at once, even if its code is shielded.
+
+    The kill cancels the process's scope as any ``kill`` does; the process is then
+    finished right away (name freed, registries cleaned, links and monitors told
+    ``killed``) instead of at its next checkpoint, which a ``CancelScope(shield=True)``
+    can put off indefinitely. Its task ends in the background.
+    """
+    proc = node.process(pid)
+    if proc is None:
+        return
+    proc.kill(KILLED)
+    proc._finish(KILLED)
+
+
 async def shutdown_child(pid: Pid, shutdown: float | ShutdownPolicy) -> ExitReason:
     """Stop a linked child the way OTP supervisors do, and return its exit reason.
 
     Unlinks it (and drops an ``Exit`` already queued from it), sends ``shutdown``, waits
     up to ``shutdown`` seconds for it to go down, then kills it. ``BRUTAL_KILL`` kills at
-    once; ``INFINITY`` waits forever.
+    once; ``INFINITY`` waits forever. A kill takes the child out at once, even if its
+    code shields itself from cancellation (see ``kill_now``).
     """
     me = _current.get()
     assert me is not None
@@ -230,40 +239,72 @@ async def shutdown_child(pid: Pid, shutdown: float | ShutdownPolicy) -> ExitReas
         return type(m) is Down and m.ref is ref
 
     if shutdown is BRUTAL_KILL:
-        node.exit(pid, KILL, sender=me.pid)
+        kill_now(node, pid)
         return (await me.receive(is_down)).reason
     node.exit(pid, SHUTDOWN, sender=me.pid)
-    timeout = None if shutdown is INFINITY else float(shutdown)  # type: ignore[arg-type]
-    with trio.move_on_after(math.inf if timeout is None else timeout):
+    timeout = math.inf if shutdown is INFINITY else float(shutdown)  # type: ignore[arg-type]
+    with trio.move_on_after(timeout):
         return (await me.receive(is_down)).reason
-    node.exit(pid, KILL, sender=me.pid)
+    kill_now(node, pid)
     return (await me.receive(is_down)).reason
+
+
+def _who() -> str:
+    me = _current.get()
+    if me is None:
+        return "?"
+    return f"{me.pid} ({me.name})" if me.name else str(me.pid)
+
+
+class _StartExit(ChildStartError):
+    """A start function exited (``ProcessExit``) instead of returning or raising."""
+
+
+def _reason_of(exc: BaseException) -> ExitReason:
+    """What a start function failed with: the exit reason of one that exited, else the error.
+
+    A nested supervisor's ``ChildStartError`` stays as it is: the reason names the inner
+    child, as OTP nests ``{shutdown, {failed_to_start_child, Id, Reason}}``.
+    """
+    return exc.reason if type(exc) is _StartExit else exc
+
+
+def _logged_below(exc: BaseException) -> bool:
+    """A nested supervisor's start failure, which that supervisor has logged already."""
+    return isinstance(exc, ChildStartError) and type(exc) is not _StartExit
+
+
+def _exc_info(reason: ExitReason) -> Any:
+    return (type(reason), reason, reason.__traceback__) if isinstance(reason, BaseException) else None
 
 
 class _SupervisorServer(GenServer[_State]):
     behaviour_name: ClassVar[str | None] = "Supervisor"
     trap_exit: ClassVar[bool] = True
 
-    async def init(self, arg: _Init) -> Ok[_State]:
+    async def init(self, arg: _Init) -> Ok[_State] | Stop[_State]:
         state = _State(arg.strategy, arg.max_restarts, arg.max_seconds)
-        # Check every spec before starting anything (OTP's check_startspec), so that a bad
-        # list leaves no child running.
-        seen: list[Hashable] = []
-        for spec in arg.children:
-            if spec.id in seen:
-                raise SupervisorError(f"duplicate child id {spec.id!r} in supervisor children")
-            seen.append(spec.id)
         for spec in arg.children:
             child = _Child(spec)
             try:
                 child.pid = await start_child_from_spec(spec)
-            except BaseException:
-                # A child failed to start: stop those already started, newest first,
-                # and fail the supervisor's own start with that error.
+            except Exception as exc:
+                # A child failed to start: stop those already started, newest first, log it
+                # once (the failing server does not: its start error is ours to report) and
+                # stop with a quiet {shutdown, {failed_to_start_child, id, reason}}.
+                reason = _reason_of(exc)
+                if not _logged_below(exc):
+                    crash_logger.error("Supervisor %s: child %r failed to start: %r; stopping the children "
+                                       "already started", _who(), spec.id, reason, exc_info=_exc_info(reason))
                 await self._stop_all(state)
-                raise
-            if child.pid is None and spec.restart is Restart.TEMPORARY:
-                continue
+                error = ChildStartError(spec.id, reason)
+                if isinstance(reason, BaseException):
+                    error.__cause__ = reason
+                return Stop(Shutdown(error), state)
+            if spec.restart is Restart.TEMPORARY:
+                if child.pid is None:
+                    continue
+                child.spec = _slim(spec)
             state.children.append(child)
         return Ok(state)
 
@@ -274,8 +315,13 @@ class _SupervisorServer(GenServer[_State]):
                 return NoReply(state)
             return await self._child_exited(state, child, msg.reason)
         if type(msg) is _Retry:
-            child = state.find(msg.id)
-            if child is not None and child.pid is None:
+            # Let other processes run between two attempts (a start function that fails at
+            # once would otherwise retry without ever yielding); their calls queue up
+            # before the next retry, as in OTP.
+            await trio.lowlevel.checkpoint()
+            child = state.find(msg.key)
+            # Not restarting any more: terminate_child (or a group restart) came first.
+            if child is not None and child.restarting:
                 return await self._restart(state, child)
             return NoReply(state)
         return await super().handle_info(msg, state)
@@ -296,23 +342,21 @@ class _SupervisorServer(GenServer[_State]):
         return add_restart(state.restart_times, state.max_restarts, state.max_seconds)
 
     async def _restart(self, state: _State, child: _Child) -> NoReply[_State] | Stop[_State]:
+        """Restart ``child`` (and its group); every call is one attempt against the intensity."""
         if not self._add_restart(state):
-            me = _current.get()
             logger.error(
-                "Supervisor %s reached max restart intensity (%d restarts in %g s); "
-                "shutting down its children and exiting with :shutdown",
-                me.name or me.pid if me else "?",
-                state.max_restarts,
-                state.max_seconds,
+                "Supervisor %s reached max restart intensity (%d restarts in %g s) restarting "
+                "child %r; shutting down its children and exiting with :shutdown",
+                _who(), state.max_restarts, state.max_seconds, child.spec.id,
             )
+            child.restarting = False
             await self._stop_all(state)
             return Stop(SHUTDOWN, state)
         if state.strategy is Strategy.ONE_FOR_ONE:
             group = [child]
         else:
             idx = state.children.index(child)
-            group = state.children if state.strategy is Strategy.ONE_FOR_ALL else state.children[idx:]
-            group = list(group)
+            group = list(state.children if state.strategy is Strategy.ONE_FOR_ALL else state.children[idx:])
             for other in reversed(group):
                 if other is not child and other.pid is not None:
                     await shutdown_child(other.pid, other.spec.shutdown)
@@ -322,20 +366,26 @@ class _SupervisorServer(GenServer[_State]):
                     state.children.remove(other)
             group = [c for c in group if c in state.children]
         for c in group:
+            c.restarting = False
+            if c.pid is not None:
+                continue
             try:
                 c.pid = await start_child_from_spec(c.spec)
-                c.restarts += 1
-            except Exception:
-                logger.exception("Supervisor failed to restart child %r; will retry", c.spec.id)
-                c.pid = None
+            except Exception as exc:
+                reason = _reason_of(exc)
+                crash_logger.error("Supervisor %s: child %r failed to restart: %r; trying again",
+                                   _who(), c.spec.id, reason, exc_info=_exc_info(reason))
+                c.restarting = True
                 me = _current.get()
                 assert me is not None
                 me.deliver(_Retry(c.spec.id))
                 break
+            c.restarts += 1
         return NoReply(state)
 
     async def _stop_all(self, state: _State) -> None:
         for c in reversed(state.children):
+            c.restarting = False
             if c.pid is not None:
                 await shutdown_child(c.pid, c.spec.shutdown)
                 c.pid = None
@@ -353,24 +403,32 @@ class _SupervisorServer(GenServer[_State]):
         return Reply(("ok", result), state)
 
     async def _op_start_child(self, state: _State, spec: ChildSpec) -> Pid | None:
+        if type(spec) is not ChildSpec:
+            raise InvalidSpecError("child spec", spec, "an otp.ChildSpec")
         existing = state.find(spec.id)
         if existing is not None:
-            what = "already_started" if existing.pid is not None else "already_present"
-            raise SupervisorError(f"child {spec.id!r} is {what}")
+            if existing.pid is not None:
+                raise AlreadyStartedError(spec.id, existing.pid)
+            raise SupervisorError(f"child {spec.id!r} is already_present")
         child = _Child(spec)
         child.pid = await start_child_from_spec(spec)
-        if child.pid is not None or spec.restart is not Restart.TEMPORARY:
-            state.children.append(child)
+        if spec.restart is Restart.TEMPORARY:
+            if child.pid is None:
+                return None
+            child.spec = _slim(spec)
+        state.children.append(child)
         return child.pid
 
     def _get(self, state: _State, id: Hashable) -> _Child:
         child = state.find(id)
         if child is None:
-            raise SupervisorError(f"no child with id {id!r}")
+            raise SupervisorError(f"no child with id {id!r} (not_found)")
         return child
 
     async def _op_terminate_child(self, state: _State, id: Hashable) -> None:
         child = self._get(state, id)
+        # A restarting child stops restarting: the retry that is queued finds it idle.
+        child.restarting = False
         if child.pid is not None:
             await shutdown_child(child.pid, child.spec.shutdown)
             child.pid = None
@@ -381,6 +439,8 @@ class _SupervisorServer(GenServer[_State]):
         child = self._get(state, id)
         if child.pid is not None:
             raise SupervisorError(f"child {id!r} is running")
+        if child.restarting:
+            raise SupervisorError(f"child {id!r} is restarting")
         child.pid = await start_child_from_spec(child.spec)
         return child.pid
 
@@ -388,11 +448,16 @@ class _SupervisorServer(GenServer[_State]):
         child = self._get(state, id)
         if child.pid is not None:
             raise SupervisorError(f"child {id!r} is running; terminate it first")
+        if child.restarting:
+            raise SupervisorError(f"child {id!r} is restarting; terminate it first")
         state.children.remove(child)
 
-    async def _op_which_children(self, state: _State) -> list[tuple[Hashable, Pid | None, str, str]]:
+    async def _op_get_childspec(self, state: _State, id: Hashable) -> ChildSpec:
+        return self._get(state, id).spec
+
+    async def _op_which_children(self, state: _State) -> list[tuple[Hashable, ChildPid, str, str]]:
         return [
-            (c.spec.id, c.pid, c.spec.type.value, c.spec.behaviour or _label(c.spec.start))
+            (c.spec.id, c.shown_pid, c.spec.type.value, c.spec.behaviour or _label(c.spec.start))
             for c in state.children
         ]
 
@@ -417,6 +482,7 @@ class _SupervisorServer(GenServer[_State]):
                     "type": c.spec.type.value,
                     "restart": c.spec.restart.value,
                     "restarts": c.restarts,
+                    **({"restarting": True} if c.restarting else {}),
                 }
                 for c in state.children
             ],
@@ -425,6 +491,20 @@ class _SupervisorServer(GenServer[_State]):
 
 def _label(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", type(fn).__name__)
+
+
+def _not_kept() -> None:  # pragma: no cover - a temporary child is never restarted
+    raise SupervisorError("the start function of a temporary child is not kept")
+
+
+def _slim(spec: ChildSpec) -> ChildSpec:
+    """A started temporary child's spec without its start function (OTP does not keep it).
+
+    A temporary child is never restarted, so what its start function holds (arguments,
+    a connection's stream) is not kept alive by the supervisor for the child's lifetime.
+    """
+    return ChildSpec(id=spec.id, start=_not_kept, restart=Restart.TEMPORARY, type=spec.type,
+                     shutdown=spec.shutdown, behaviour=spec.behaviour or _label(spec.start))
 
 
 def add_restart(times: collections.deque[float], max_restarts: int, max_seconds: float) -> bool:
@@ -448,6 +528,14 @@ def unwrap(result: tuple[str, Any]) -> Any:
     return value
 
 
+def raise_start_failure(exc: StartError) -> None:
+    """Re-raise a supervisor's ``Stop(Shutdown(ChildStartError))`` from init as that error."""
+    reason = exc.reason
+    if type(reason) is Shutdown and isinstance(reason.term, ChildStartError):
+        error = reason.term
+        raise error from error.__cause__
+
+
 class Supervisor:
     """Start and manage supervisors (the client API of the supervisor behaviour)."""
 
@@ -462,11 +550,21 @@ class Supervisor:
     ) -> Pid:
         """Start a supervisor linked to the caller, starting ``children`` in order.
 
-        Raises the first error a child's start raised (the children already started are
-        stopped first).
+        Raises:
+          InvalidSpecError: a flag or an entry of ``children`` is invalid (``field`` names
+            it: ``strategy``, ``max_restarts``, ``max_seconds``, ``children[2]``,
+            ``children[1].id`` for a duplicate id); nothing is started.
+          ChildStartError: a child failed to start (``id`` names it, ``reason`` is its
+            error, also chained); the children already started were stopped first.
         """
-        arg = _Init(list(children), strategy, max_restarts, max_seconds)
-        return await _SupervisorServer.start_link(arg, name=name)
+        check_flags(strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)
+        specs = check_children(children)
+        arg = _Init(specs, strategy, max_restarts, max_seconds)
+        try:
+            return await _SupervisorServer.start_link(arg, name=name)
+        except StartError as exc:
+            raise_start_failure(exc)
+            raise
 
     @staticmethod
     def child_spec(
@@ -479,11 +577,13 @@ class Supervisor:
         name: str | None = None,
         restart: Restart = Restart.PERMANENT,
     ) -> ChildSpec:
-        """A spec that starts a nested supervisor."""
+        """A spec that starts a nested supervisor (its flags and children are checked now)."""
+        check_flags(strategy=strategy, max_restarts=max_restarts, max_seconds=max_seconds)
+        specs = check_children(children)
 
         async def start() -> Pid:
             return await Supervisor.start_link(
-                children, strategy=strategy, max_restarts=max_restarts,
+                specs, strategy=strategy, max_restarts=max_restarts,
                 max_seconds=max_seconds, name=name,
             )
 
@@ -492,17 +592,25 @@ class Supervisor:
 
     @staticmethod
     async def start_child(sup: Pid | str, spec: ChildSpec) -> Pid | None:
-        """Add and start a child. Raises ``SupervisorError`` if its id is taken."""
+        """Add and start a child.
+
+        Raises:
+          AlreadyStartedError: a running child has this id (its ``pid`` attribute).
+          SupervisorError: a child with this id is present but not running.
+          Exception: what the child's start raised (``ChildStartError`` if it exited).
+        """
+        if type(spec) is not ChildSpec:  # checked by the caller, as Elixir does
+            raise InvalidSpecError("child spec", spec, "an otp.ChildSpec")
         return unwrap(await call(sup, ("start_child", spec), None))  # type: ignore[no-any-return]
 
     @staticmethod
     async def terminate_child(sup: Pid | str, id: Hashable) -> None:
-        """Stop a child (its spec stays, unless it is temporary)."""
+        """Stop a child (its spec stays, unless it is temporary); a restarting child stops retrying."""
         unwrap(await call(sup, ("terminate_child", id), None))
 
     @staticmethod
     async def restart_child(sup: Pid | str, id: Hashable) -> Pid | None:
-        """Start again a child that was terminated."""
+        """Start again a child that was terminated (not one that is running or restarting)."""
         return unwrap(await call(sup, ("restart_child", id), None))  # type: ignore[no-any-return]
 
     @staticmethod
@@ -511,19 +619,24 @@ class Supervisor:
         unwrap(await call(sup, ("delete_child", id), None))
 
     @staticmethod
-    async def which_children(sup: Pid | str) -> list[tuple[Hashable, Pid | None, str, str]]:
-        """``[(id, pid or None, "worker"|"supervisor", behaviour), ...]`` in start order."""
+    async def get_childspec(sup: Pid | str, id: Hashable) -> ChildSpec:
+        """The spec of child ``id`` (a temporary child's has no start function any more).
+
+        Raises ``SupervisorError`` (not_found) for an unknown id.
+        """
+        return unwrap(await call(sup, ("get_childspec", id)))  # type: ignore[no-any-return]
+
+    @staticmethod
+    async def which_children(sup: Pid | str) -> list[tuple[Hashable, ChildPid, str, str]]:
+        """``[(id, pid | RESTARTING | None, "worker"|"supervisor", behaviour), ...]`` in start order."""
         return unwrap(await call(sup, ("which_children",)))  # type: ignore[no-any-return]
 
     @staticmethod
     async def count_children(sup: Pid | str) -> dict[str, int]:
-        """``{"specs", "active", "supervisors", "workers"}`` counts."""
+        """``{"specs", "active", "supervisors", "workers"}`` counts (restarting children are not active)."""
         return unwrap(await call(sup, ("count_children",)))  # type: ignore[no-any-return]
 
     @staticmethod
     async def stop(sup: Pid | str, reason: ExitReason = "normal", timeout: float | None = None) -> None:
         """Stop the supervisor and its children (newest first)."""
-        from ._gen_server import stop
-
         await stop(sup, reason, timeout)
-

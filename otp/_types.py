@@ -5,14 +5,16 @@ from __future__ import annotations
 import enum
 import itertools
 from dataclasses import dataclass
-from typing import Any, Final, final
+from typing import Any, Final, Literal, final
 
 __all__ = [
     "KILL",
     "KILLED",
     "NOPROC",
     "NORMAL",
+    "RESTARTING",
     "SHUTDOWN",
+    "ChildPid",
     "Down",
     "Exit",
     "ExitReason",
@@ -74,6 +76,7 @@ class _Atom(str, enum.Enum):
     KILL = "kill"
     KILLED = "killed"
     NOPROC = "noproc"
+    RESTARTING = "restarting"
 
     def __repr__(self) -> str:
         return f":{self.value}"
@@ -92,6 +95,12 @@ KILL: Final = _Atom.KILL
 KILLED: Final = _Atom.KILLED
 #: The reason in a ``Down`` for a pid that was already dead when monitored.
 NOPROC: Final = _Atom.NOPROC
+#: What ``which_children`` shows in place of the pid of a child whose restart failed and
+#: is being retried (OTP's ``restarting``).
+RESTARTING: Final = _Atom.RESTARTING
+
+#: The pid slot of a ``which_children`` row: the pid, ``RESTARTING``, or None (not running).
+ChildPid = Pid | Literal[_Atom.RESTARTING] | None
 
 
 @dataclass(frozen=True, slots=True)

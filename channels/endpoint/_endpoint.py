@@ -635,11 +635,12 @@ class _Drainer(otp.GenServer[tuple[Endpoint, DrainerOptions]]):
         for pool in sorted({endpoint.pool_name(m.handler) for m in endpoint.sockets if issubclass(m.handler, Socket)}):
             try:
                 n = otp.PartitionSupervisor.partitions(pool)
-            except otp.SupervisorError:
+            except otp.NoProcessError:  # that pool is not running
                 continue
             for i in range(n):
                 try:
-                    pids.extend(pid for _, pid, _, _ in await otp.DynamicSupervisor.which_children(f"{pool}.{i}"))
+                    pids.extend(pid for _, pid, _, _ in await otp.DynamicSupervisor.which_children(f"{pool}.{i}")
+                                if isinstance(pid, otp.Pid))
                 except otp.CallError:
                     continue
         if not pids:

@@ -81,8 +81,11 @@ async def test_a_child_whose_init_fails_fails_start_link_and_earlier_children_ar
         recorder_spec("c", log),
     ]
     async with otp.open_mailbox() as me:
-        with pytest.raises(Boom, match="child b cannot start"):
+        with pytest.raises(otp.ChildStartError, match="child 'b' failed to start") as info:
             await otp.Supervisor.start_link(specs)
+        assert info.value.id == "b"
+        assert isinstance(info.value.reason, Boom)
+        assert info.value.__cause__ is info.value.reason
         await trio.testing.wait_all_tasks_blocked()
         assert otp.is_alive(me)
     assert started(log) == ["a1", "a2"]
@@ -92,8 +95,9 @@ async def test_a_child_whose_init_fails_fails_start_link_and_earlier_children_ar
 
 async def test_duplicate_child_ids_fail_start_link_before_any_child_starts(node: otp.Node) -> None:
     log: list[Any] = []
-    with pytest.raises(otp.SupervisorError, match="duplicate child id 'a'"):
+    with pytest.raises(otp.InvalidSpecError, match=r"children\[1\]\.id: 'a' .*duplicate child id") as info:
         await otp.Supervisor.start_link([recorder_spec("a", log), recorder_spec("a", log)])
+    assert info.value.field == "children[1].id"
     assert log == []
 
 
