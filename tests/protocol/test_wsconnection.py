@@ -174,10 +174,12 @@ def test_a_protocol_violation_sends_our_close_with_its_code_and_stops_reading() 
 def test_fail_for_a_server_limit_closes_with_that_code() -> None:
     conn = opened()
     conn.receive_data(client_frame(0x1, b"part", fin=False))
-    assert conn.in_message and conn.buffered_bytes == 4
+    assert conn.in_message
+    assert conn.buffered_bytes == 4
     conn.fail(CloseCode.POLICY_VIOLATION, "message not completed in time")
     assert server_frames(conn.take_output())[0][2][:2] == (1008).to_bytes(2, "big")
-    assert conn.state is ConnectionState.CLOSED and conn.buffered_bytes == 0
+    assert conn.state is ConnectionState.CLOSED
+    assert conn.buffered_bytes == 0
 
 
 def test_connection_lost_reads_as_1006() -> None:
@@ -283,14 +285,16 @@ def test_deflate_negotiation_accepts_the_first_valid_offer(offer: str, answer: s
 def test_an_invalid_deflate_offer_is_declined_and_the_connection_runs_uncompressed(offer: str) -> None:
     conn = ServerConnection(max_message_size=100, compression=True)
     result = conn.accept(deflate_request(offer), subprotocol=None)
-    assert isinstance(result, Accepted) and b"sec-websocket-extensions" not in result.data
+    assert isinstance(result, Accepted)
+    assert b"sec-websocket-extensions" not in result.data
     assert conn.encoding == "ws"
 
 
 def test_deflate_is_off_unless_the_mount_turns_it_on() -> None:
     conn = ServerConnection(max_message_size=100)
     result = conn.accept(deflate_request("permessage-deflate"), subprotocol=None)
-    assert isinstance(result, Accepted) and b"sec-websocket-extensions" not in result.data
+    assert isinstance(result, Accepted)
+    assert b"sec-websocket-extensions" not in result.data
     assert conn.receive_data(client_frame(0x1, b"x", rsv=0x40))[0].code == CloseCode.PROTOCOL_ERROR  # type: ignore[union-attr]
 
 
@@ -357,7 +361,8 @@ def test_a_compressed_message_inflating_past_the_limit_is_refused_with_1009() ->
     bomb, _ = client_compress(b"\x00" * 1_000_000)
     assert len(bomb) < 2000
     [event] = conn.receive_data(client_frame(0x2, bomb, rsv=0x40))
-    assert isinstance(event, ProtocolViolation) and event.code == CloseCode.MESSAGE_TOO_BIG
+    assert isinstance(event, ProtocolViolation)
+    assert event.code == CloseCode.MESSAGE_TOO_BIG
 
 
 @pytest.mark.parametrize(("frames", "code"), [
@@ -371,7 +376,8 @@ def test_rsv1_outside_a_compressed_messages_first_frame_is_a_protocol_error(fram
     conn = ServerConnection(max_message_size=100, compression=True)
     conn.accept(deflate_request("permessage-deflate"), subprotocol=None)
     events = conn.receive_data(b"".join(frames))
-    assert isinstance(events[-1], ProtocolViolation) and events[-1].code == code
+    assert isinstance(events[-1], ProtocolViolation)
+    assert events[-1].code == code
 
 
 def test_negotiate_deflate_without_an_offer_is_none() -> None:
