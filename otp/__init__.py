@@ -41,6 +41,7 @@ from ._dynamic_supervisor import (
     MaxChildrenError as MaxChildrenError,
     PartitionSupervisor as PartitionSupervisor,
 )
+from ._fd import OwnedFd as OwnedFd
 from ._gen_server import (
     TIMEOUT as TIMEOUT,
     BadReturnError as BadReturnError,

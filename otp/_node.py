@@ -45,11 +45,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 import attrs
 import outcome
 import trio
+
+if TYPE_CHECKING:
+    from ._fd import OwnedFd
 
 from ._types import (
     KILL,
@@ -178,7 +181,7 @@ class Process:
         "__weakref__",
         "_cancel_scope",
         "_exit_hooks",
-        "_io_fd",
+        "_io_waiter",
         "_pending_exit",
         "_waiting",
         "alive",
@@ -225,8 +228,8 @@ class Process:
         self.summary: Callable[[], Any] | None = None
         self.crash_context: Callable[[], str] | None = None
         self.external = False
-        #: The file descriptor ``wait_readable`` waits on (-1: none); ``deliver`` wakes it.
-        self._io_fd = -1
+        #: The ``OwnedFd`` whose ``wait_readable`` this process is in; ``deliver`` wakes it.
+        self._io_waiter: OwnedFd | None = None
         self._waiting: trio.lowlevel.Task | None = None
         self._pending_exit: ExitReason = None
         self._cancel_scope = trio.CancelScope()
@@ -252,12 +255,10 @@ class Process:
         if task is not None:
             self._waiting = None
             trio.lowlevel.reschedule(task)
-        elif self._io_fd >= 0:
-            fd = self._io_fd
-            self._io_fd = -1
-            # Wakes ``wait_readable`` with ClosedResourceError (and drops the fd's epoll
-            # registration; the next wait makes it again). Nothing is closed.
-            trio.lowlevel.notify_closing(fd)
+        elif self._io_waiter is not None:
+            waiter = self._io_waiter
+            self._io_waiter = None
+            waiter._wake()  # see otp._fd
 
     async def receive(
         self,
@@ -297,37 +298,6 @@ class Process:
             else:
                 with trio.move_on_at(deadline):
                     await trio.lowlevel.wait_task_rescheduled(self._abort)
-
-    async def wait_readable(self, fd: int) -> bool:
-        """Wait until ``fd`` is readable or a message arrives; True if ``fd`` is readable.
-
-        For a process that serves a socket and its mailbox in one task (a transport reads
-        its client here, with no reader task and no hand-off). Returns False at once if
-        the mailbox holds a message. A message delivered during the wait wakes it through
-        ``trio.lowlevel.notify_closing(fd)``, which nothing else here calls on a live
-        socket: cheaper than a cancel scope around every wait (a few µs per message on a
-        request/reply path), and paid only when a message does arrive. Other tasks
-        waiting on ``fd`` then see a ``ClosedResourceError`` too and must wait again if
-        the socket is still theirs.
-
-        Raises:
-            trio.ClosedResourceError: ``fd`` was really closed (by another task).
-        """
-        if self.mailbox:
-            return False
-        self._io_fd = fd
-        try:
-            await trio.lowlevel.wait_readable(fd)
-        except trio.ClosedResourceError:
-            if self._io_fd >= 0:  # not our wake-up: the socket was closed
-                self._io_fd = -1
-                raise
-            return False
-        except BaseException:
-            self._io_fd = -1
-            raise
-        self._io_fd = -1
-        return True
 
     def _abort(self, _: Any) -> trio.lowlevel.Abort:
         self._waiting = None
@@ -476,7 +446,7 @@ class Process:
                 summary = self.summary()
             except Exception as exc:  # introspection must never break the process
                 summary = f"<summary failed: {exc!r}>"
-        status = "waiting" if self._waiting is not None or self._io_fd >= 0 else "runnable"
+        status = "waiting" if self._waiting is not None or self._io_waiter is not None else "runnable"
         if not self.alive:
             status = "exited"
         return ProcessInfo(
