@@ -52,7 +52,6 @@ from ..http import (
     BodyReader,
     HTTPLimits,
     InvalidAuthToken,
-    PrefixedStream,
     Request,
     Response,
     Router,
@@ -66,15 +65,19 @@ from ..http import (
     select_subprotocol,
     serve_http,
     stream_addresses,
-    validate_websocket_upgrade,
 )
-from ..protocol import Serializer, negotiate_serializer
+from ..protocol import Accepted, Serializer, ServerConnection, negotiate_serializer
 from ..pubsub._fastlane import broadcast as _broadcast
 from ..pubsub._pubsub import Adapter, AdapterFactory, PubSub
 from ..transports._longpoll import LongPollMount, LongPollOptions, handle_longpoll, longpoll_children
 from ..transports._messages import Drain, SessionHandler, TransportIO
-from ..transports._transport import Transport, run_transport
-from ..transports._websocket import WebSocketOptions, run_websocket
+from ..transports._transport import Transport, TransportHandler
+from ..transports._websocket import (
+    ChannelSocketHandler,
+    ConnectionHandler,
+    WebSocketOptions,
+    run_websocket,
+)
 from ._acceptor import AcceptorStatistics, Limiter, accept_loop
 
 __all__ = ["DrainerOptions", "Endpoint", "SocketMount"]
@@ -572,22 +575,31 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
         return Response(500)
     if socket is None:
         return _FORBIDDEN
-    problem = validate_websocket_upgrade(request)
-    if problem is not None:
-        return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
-    replay = _replay_bytes(body.take_over())
     me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
-    peer = f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
     assert socket.serializer is not None
-    upgraded.append(partial(run_websocket, stream, replay, socket.serializer,
-                            session_opener(socket, endpoint.pool_name(mount.handler)),
-                            subprotocol=chosen, options=options, peer=peer))
+    handler = ChannelSocketHandler(socket.serializer, session_opener(socket, endpoint.pool_name(mount.handler)))
+    return _upgrade(stream, request, body, chosen, options, handler, upgraded)
+
+
+def _upgrade(stream: trio.SocketStream, request: Request, body: BodyReader,
+             subprotocol: str | None, options: WebSocketOptions, handler: ConnectionHandler,
+             upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
+    """The opening handshake, answered by the connection's state machine from the request
+    h11 parsed: the refusal as a response, or the connection handed to the one loop."""
+    conn = ServerConnection(max_message_size=options.max_frame_size, compression=options.compress)
+    result = conn.accept(request, subprotocol=subprotocol)
+    if not isinstance(result, Accepted):
+        logger.warning("refusing WebSocket upgrade from %s: %d %s", _peer(request), result.status, result.reason)
+        return Response(result.status, [("content-type", "text/plain; charset=utf-8"), *result.headers],
+                        result.body)
+    rest = body.take_over(replay_head=False).replay  # what the client sent after the request
+    upgraded.append(partial(run_websocket, stream, conn, result, rest, handler, options=options,
+                            peer=_peer(request)))
     return Upgrade()
 
 
-def _replay_bytes(taken: PrefixedStream) -> bytes:
-    # The request head and whatever the client sent after it.
-    return taken.replay
+def _peer(request: Request) -> str | None:
+    return f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
 
 
 async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: Transport,
@@ -605,15 +617,8 @@ async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: 
             logger.error("%s.connect returned an invalid value (expected Accept(state) | Refuse()), got: %r",
                          name, result)
         return _FORBIDDEN
-    problem = validate_websocket_upgrade(request)
-    if problem is not None:
-        return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
     me.behaviour = f"Connection {name}"
-    replay = _replay_bytes(body.take_over())
-    upgraded.append(partial(run_transport, transport, result.socket, stream, replay, subprotocol=chosen,
-                            max_frame_size=options.max_frame_size, max_outbox_bytes=options.max_outbox_bytes,
-                            timeout=options.timeout))
-    return Upgrade()
+    return _upgrade(stream, request, body, chosen, options, TransportHandler(transport, result.socket), upgraded)
 
 
 # -- drainer -------------------------------------------------------------------------------

@@ -47,7 +47,6 @@ __all__ = [
     "parse_vsn",
     "select_subprotocol",
     "validate_check_origin",
-    "validate_websocket_upgrade",
 ]
 
 #: The ``sec-websocket-protocol`` entry prefix that carries the auth token.
@@ -414,36 +413,6 @@ def parse_vsn(query_params: Sequence[tuple[str, str]]) -> str | None:
         elif key.startswith("vsn["):
             return None
     return vsn
-
-
-def validate_websocket_upgrade(request: Request) -> str | None:
-    """Validate the upgrade headers like websock_adapter; return the 400 body, or None if valid.
-
-    Phoenix runs this after ``connect`` succeeded; an invalid upgrade is answered
-    with HTTP 400 and this message as body, e.g.
-    ``'connection' header must contain 'upgrade', got ["close"]``.
-    """
-    if request.http_version != "1.1":
-        return f"HTTP version HTTP/{request.http_version} unsupported"
-    if request.method != "GET":
-        return f"HTTP method {request.method} unsupported"
-    for name, token in (("connection", "upgrade"), ("upgrade", "websocket")):
-        values = request.header_values(name)
-        tokens = {t.lower() for v in values for t in _plug_list(v)}
-        if token not in tokens:
-            return f"'{name}' header must contain '{token}', got {_inspect_list(values)}"
-    if not request.header("sec-websocket-key"):
-        return "'sec-websocket-key' header is absent"
-    versions = request.header_values("sec-websocket-version")
-    if versions != ["13"]:
-        return f"'sec-websocket-version' header must equal '13', got {_inspect_list(versions)}"
-    return None
-
-
-def _inspect_list(values: Sequence[str]) -> str:
-    """Render a list of strings like Elixir's ``inspect/1``: ``["a", "b"]``."""
-    escaped = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-    return "[" + ", ".join(escaped) + "]"
 
 
 #: Headers on every long-poll response (§4.2): never cached, readable cross-origin.

@@ -84,7 +84,8 @@ from ..protocol import (
     encode_longpoll_response,
     iter_longpoll_post,
 )
-from ._messages import PushFrame, SessionHandler, TransportIO
+from ..pubsub._fastlane import OrderedSink
+from ._messages import SessionHandler, TransportIO
 
 __all__ = ["LongPollConnect", "LongPollMount", "LongPollOptions", "handle_longpoll", "longpoll_children",
            "session_salt"]
@@ -201,7 +202,7 @@ class _Overflow:
     size: int
 
 
-class _LongPollIO:
+class _LongPollIO(OrderedSink):
     """The ``TransportIO`` and fastlane ``Sink`` of one session, shared with the polls."""
 
     encoding = "raw"
@@ -229,20 +230,14 @@ class _LongPollIO:
     def write_frame(self, frame: Frame) -> None:
         self._append(frame, frame.data)
 
-    def push(self, frame: Frame) -> None:
-        # A channel's push or reply: in order with what the session has queued (see
-        # _websocket._WebSocketIO.push).
-        self.write_fastlane(frame, frame.data)
+    # OrderedSink: pushes and broadcasts are appended in order with what the session has
+    # queued (``PushFrame`` in its mailbox).
 
-    def write_fastlane(self, frame: Frame, data: bytes) -> None:
-        # Keep per-sender order (see _websocket._WebSocketIO.write_fastlane): while the
-        # session has messages waiting (a push from the same channel, say), the broadcast
-        # goes behind them.
-        proc = self.node.process(self.pid)
-        if proc is not None and proc.mailbox:
-            proc.deliver(PushFrame(frame))
-        else:
-            self._append(frame, data)
+    def transport_process(self) -> otp.Process | None:
+        return self.node.process(self.pid)
+
+    def write_now(self, frame: Frame, data: bytes | None, broadcast: bool) -> None:
+        self._append(frame, frame.data if data is None else data)
 
     def close(self, code: int, reason: otp.ExitReason) -> None:
         if self.close_code is None:
