@@ -35,6 +35,10 @@ __all__ = ["Deflate", "Decompressor", "MessageTooBig", "compress_message", "nego
 #: What a compressed message ends with before its tail is removed (RFC 7692 §7.2.1).
 _TAIL: Final = b"\x00\x00\xff\xff"
 
+#: zlib's fastest level: ~5x less CPU than its default (6) on JSON here, for a ratio a few
+#: points lower; a broadcast is compressed once for all subscribers anyway.
+_LEVEL: Final = 1
+
 _COMPRESSORS: dict[int, zlib._Compress] = {}
 
 
@@ -46,7 +50,7 @@ def compress_message(payload: bytes, window_bits: int) -> bytes:
     """
     comp = _COMPRESSORS.get(window_bits)
     if comp is None:
-        comp = _COMPRESSORS[window_bits] = zlib.compressobj(6, zlib.DEFLATED, -window_bits)
+        comp = _COMPRESSORS[window_bits] = zlib.compressobj(_LEVEL, zlib.DEFLATED, -window_bits)
     data = comp.compress(payload) + comp.flush(zlib.Z_FULL_FLUSH)
     return data[:-4] if data.endswith(_TAIL) else data
 

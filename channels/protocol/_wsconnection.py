@@ -197,7 +197,7 @@ class ServerConnection:
         #: The code of the close frame we sent, and the client's (1005: it gave none).
         self.close_sent: int | None = None
         self.close_received: int | None = None
-        self._output: list[bytes] = []
+        self._output: list[tuple[Event, bytes]] = []
 
     # -- opening handshake -----------------------------------------------------------------
 
@@ -253,18 +253,18 @@ class ServerConnection:
         for event in events:
             if isinstance(event, PingFrame):
                 if self.state is ConnectionState.OPEN:
-                    self._output.append(encode_ws_frame(Opcode.PONG, event.data))
+                    self._output.append((event, encode_ws_frame(Opcode.PONG, event.data)))
             elif isinstance(event, CloseFrame):
                 code = event.code
                 self.close_received = CloseCode.NO_STATUS if code is None else code
                 if self.state is ConnectionState.OPEN:
                     # Echo it (RFC 6455 §5.5.1): its code, or an empty close frame.
                     self.close_sent = code
-                    self._output.append(encode_ws_close(code) if code is not None
-                                        else encode_ws_frame(Opcode.CLOSE, b""))
+                    self._output.append((event, encode_ws_close(code) if code is not None
+                                         else encode_ws_frame(Opcode.CLOSE, b"")))
                 self.state = ConnectionState.CLOSED
             elif isinstance(event, ProtocolViolation):
-                self._failed(event.code, event.reason)
+                self._failed(event.code, event.reason, event)
         return events
 
     @property
@@ -281,13 +281,13 @@ class ServerConnection:
         """Fail the connection for a limit enforced outside the parser: our close frame is
         in the output, nothing more is read."""
         violation = self._parser.fail(CloseCode(code), reason)
-        self._failed(code, reason)
+        self._failed(code, reason, violation)
         return violation
 
-    def _failed(self, code: CloseCode | int, reason: str) -> None:
+    def _failed(self, code: CloseCode | int, reason: str, event: Event) -> None:
         if self.state is ConnectionState.OPEN:
             self.close_sent = code
-            self._output.append(encode_ws_close(code, reason))
+            self._output.append((event, encode_ws_close(code, reason)))
         self.state = ConnectionState.CLOSED
 
     def connection_lost(self) -> None:
@@ -299,13 +299,23 @@ class ServerConnection:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def take_output(self) -> bytes:
-        """The control frames owed to the client (pongs, the close echo), to write now."""
+    def take_output(self, until: Event | None = None) -> bytes:
+        """The control frames owed to the client (pongs, the close echo, our close after a
+        violation), to write now: all of them, or those owed up to the event ``until`` (to
+        keep them in order with the replies to the messages between)."""
         out = self._output
         if not out:
             return b""
-        self._output = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        if until is None:
+            self._output = []
+            return out[0][1] if len(out) == 1 else b"".join(data for _, data in out)
+        taken: list[bytes] = []
+        while out:
+            event, data = out.pop(0)
+            taken.append(data)
+            if event is until:
+                break
+        return b"".join(taken)
 
     def close(self, code: CloseCode | int, reason: str = "") -> bytes:
         """Start the close handshake: our close frame (``b""`` if it is not OPEN)."""

@@ -252,7 +252,13 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
                                 await handler.handle_in(event.data)
                             if io.closing:
                                 break
-                    output = conn.take_output()  # pongs; the close echo; our close on a violation
+                        else:
+                            # What the connection owes for it (a pong; the close echo; our
+                            # close on a violation), in order with the replies to messages.
+                            output = conn.take_output(event)
+                            if output:
+                                writer.write_nowait(output)
+                    output = conn.take_output()
                     if output:
                         writer.write_nowait(output)
                     if conn.state is ConnectionState.CLOSED:
