@@ -43,3 +43,24 @@ def test_the_runtime_example_runs_and_restarts_the_killed_counter(tmp_path: Path
     lines = done.stdout.splitlines()
     assert lines[0] == "1"
     assert any("counter" in line and "Counter" in line for line in lines[1:])
+
+
+async def test_the_compression_example_negotiates_permessage_deflate(node: otp.Node) -> None:
+    import trio
+
+    module = types.ModuleType("readme_compression")
+    exec(compile(example("WebSocket compression"), "README.md", "exec"), module.__dict__)
+    endpoint = module.endpoint
+    endpoint.requested_port = 0
+    async with testing.open_endpoint(endpoint) as ep:
+        stream = await trio.open_tcp_stream("127.0.0.1", ep.port)
+        async with stream:
+            await stream.send_all(
+                b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: localhost\r\nupgrade: websocket\r\n"
+                b"connection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"sec-websocket-version: 13\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += await stream.receive_some(4096)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert b"sec-websocket-extensions: permessage-deflate; server_no_context_takeover\r\n" in head

@@ -251,7 +251,7 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
 
 async def test_messages_waking_the_transport_do_not_stop_a_pending_flush(node: otp.Node) -> None:
     # The transport waits for its socket and its mailbox at once; a message wakes that
-    # wait (otp.Process.wait_readable), which must not end the writer's wait for room.
+    # wait (otp.OwnedFd.wait_readable), which must not end the writer's wait for room.
     endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=16 * 1024 * 1024))
     async with testing.open_endpoint(endpoint) as ep:
         client = await testing.connect(ep, params={"user": "slow"})

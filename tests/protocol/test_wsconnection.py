@@ -383,3 +383,14 @@ def test_rsv1_outside_a_compressed_messages_first_frame_is_a_protocol_error(fram
 def test_negotiate_deflate_without_an_offer_is_none() -> None:
     assert negotiate_deflate([]) is None
     assert negotiate_deflate(["foo; bar"]) is None
+
+
+def test_output_is_taken_up_to_an_event_so_pongs_keep_their_place_between_replies() -> None:
+    # Autobahn 5.6-5.8, 5.19, 5.20 (autobahn/case/case5_*.py): a ping between the fragments of
+    # a message, or between messages, is answered before what follows it is echoed.
+    conn = opened()
+    events = conn.receive_data(client_frame(0x9, b"1") + client_frame(0x1, b"a") + client_frame(0x9, b"2"))
+    assert events == [PingFrame(b"1"), WSMessage("a"), PingFrame(b"2")]
+    assert server_frames(conn.take_output(events[0])) == [(0x8A, 0xA, b"1")]
+    assert server_frames(conn.take_output(events[2])) == [(0x8A, 0xA, b"2")]
+    assert conn.take_output() == b""
