@@ -39,12 +39,11 @@ such a wake-up from a real close (``closed``) and waits again.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-if TYPE_CHECKING:
-    from ._node import Process
+from ._node import Process, current_process
 
 __all__ = ["OwnedFd"]
 
@@ -56,8 +55,6 @@ class OwnedFd:
 
     def __init__(self, fd: int, owner: Process | None = None) -> None:
         if owner is None:
-            from ._node import current_process
-
             owner = current_process()
             if owner is None:
                 raise RuntimeError("OwnedFd must be made in its owning process (or be given it)")

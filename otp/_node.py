@@ -45,14 +45,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, Protocol, TypeVar, final
 
 import attrs
 import outcome
 import trio
-
-if TYPE_CHECKING:
-    from ._fd import OwnedFd
 
 from ._types import (
     KILL,
@@ -89,6 +86,12 @@ crash_logger = logging.getLogger("otp.crash")
 
 T = TypeVar("T")
 Dest = Pid | str
+
+
+class _FdWaiter(Protocol):
+    """An ``otp.OwnedFd`` waiting for readability in its owner (``otp._fd``)."""
+
+    def _wake(self) -> None: ...
 
 
 class ProcessExit(BaseException):
@@ -229,7 +232,7 @@ class Process:
         self.crash_context: Callable[[], str] | None = None
         self.external = False
         #: The ``OwnedFd`` whose ``wait_readable`` this process is in; ``deliver`` wakes it.
-        self._io_waiter: OwnedFd | None = None
+        self._io_waiter: _FdWaiter | None = None
         self._waiting: trio.lowlevel.Task | None = None
         self._pending_exit: ExitReason = None
         self._cancel_scope = trio.CancelScope()

@@ -221,6 +221,7 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
     reason: otp.ExitReason = otp.NORMAL
     try:
         writer.write_nowait(accepted.data)
+        del accepted  # not kept for the life of the connection
         await handler.init(io)
         me.summary = lambda: {"transport": "websocket", "peer": peer, **handler.summary(),
                               "compression": conn.encoding, "outbox_bytes": writer.outbox_bytes,
