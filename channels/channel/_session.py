@@ -26,7 +26,7 @@ from typing import Any
 
 import otp
 
-from ..protocol import Broadcast, Message, ReplyMessage, Serializer
+from ..protocol import Broadcast, CloseCode, Message, ReplyMessage, Serializer
 from ..pubsub._fastlane import FastlaneSub
 from ..pubsub._pubsub import PubSub
 from ..transports._messages import (
@@ -254,11 +254,11 @@ class SocketSession:
                            joined.join_ref, joined.join_ref)
             return joined is not None
         if t is SocketDrain:
-            self.io.close(1012, otp.Shutdown("restart"))
+            self.io.close(CloseCode.SERVICE_RESTART, otp.Shutdown("restart"))
             return True
         if t is Broadcast:
             if msg.topic == self.socket.socket_id and msg.event == "disconnect":
-                self.io.close(1001, otp.Shutdown("disconnected"))
+                self.io.close(CloseCode.GOING_AWAY, otp.Shutdown("disconnected"))
             return True
         return False
 
