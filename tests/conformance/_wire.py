@@ -124,7 +124,7 @@ def matches(pattern: Any, value: Any) -> bool:
     return bool(pattern == value)
 
 
-def M(**fields: Any) -> Callable[[Any], bool]:  # noqa: N802 - reads like %Message{...}
+def M(**fields: Any) -> Callable[[Any], bool]:
     """A pattern on a ``Msg``: only the given fields are checked."""
 
     def match(value: Any) -> bool:

@@ -102,7 +102,6 @@ class SlowSocket(channels.Transport):
 
     async def handle_in(self, data: str | bytes, state: Any) -> otp.NoReply[Any]:
         await trio.sleep_forever()  # Process.sleep(:infinity)
-        return channels.NoReply(state)
 
 
 CHECK_ORIGIN = ["//example.com"]

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import pytest
+
 import channels
 import otp
 from channels import testing
