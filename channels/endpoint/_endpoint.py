@@ -506,7 +506,7 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     """
     serializer = negotiate_serializer(vsn) if vsn is not None else None
     if serializer is None:
-        logger.warning("The client's requested transport version %r does not match server's "
+        logger.warning("The client's requested transport version \"%s\" does not match server's "
                        "version requirements of ~> 1.0.0 or ~> 2.0.0", vsn)
         return None
     assert issubclass(mount.handler, Socket)

@@ -38,10 +38,10 @@ class RoomChannel(channels.Channel):
 
     intercept = ["new_msg", "bin_ack"]
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
         otp.register(topic)  # Process.register(self(), String.to_atom(topic))
         otp.send(otp.self(), ("after_join", payload))
-        return channels.Ok(socket)
+        return channels.Accept(socket)
 
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any]:
         if isinstance(msg, tuple) and msg[0] == "after_join":
@@ -67,14 +67,14 @@ class RoomChannel(channels.Channel):
 class UserSocketConnectInfo(channels.Socket):
     routes = [("room:*", RoomChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> channels.Ok[Any]:
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> channels.Accept[Any]:
         info = dict(connect_info)
         uri = info["uri"]
         info["uri"] = {"scheme": uri.scheme, "host": uri.host, "port": uri.port, "path": uri.path,
                        "query": uri.query}
         info["trace_context_headers"] = dict(info["trace_context_headers"])
         info["x_headers"] = dict(info["x_headers"])
-        return channels.Ok(self.assign(user_id=params.get("user_id"), connect_info=info))
+        return channels.Accept(self.assign(user_id=params.get("user_id"), connect_info=info))
 
     def id(self) -> str | None:
         user_id = self.assigns["user_id"]
@@ -85,12 +85,12 @@ class UserSocket(channels.Socket):
     routes = [("room:*", RoomChannel)]
 
     async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]
-                      ) -> channels.Ok[Any] | channels.Error:
+                      ) -> channels.Accept[Any] | channels.Refuse:
         if params.get("reject") == "true":
-            return channels.Error()
+            return channels.Refuse()
         if params.get("custom_error") == "true":
-            return channels.Error("custom")
-        return channels.Ok(self.assign(user_id=params.get("user_id")))
+            return channels.Refuse("custom")
+        return channels.Accept(self.assign(user_id=params.get("user_id")))
 
     def id(self) -> str | None:
         user_id = self.assigns["user_id"]

@@ -37,10 +37,10 @@ class RoomChannel(channels.Channel):
 
     intercept = ["new_msg"]
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
         otp.register(topic)  # Process.register(self(), String.to_atom(topic))
         otp.send(otp.self(), ("after_join", payload))
-        return channels.Ok(socket)
+        return channels.Accept(socket)
 
     async def handle_info(self, msg: Any, socket: channels.Socket) -> otp.NoReply[Any]:
         if isinstance(msg, tuple) and msg[0] == "after_join":
@@ -77,12 +77,12 @@ class CustomChannel(channels.Channel):
     three outcomes are ``Ok(socket, reply)``, ``Error(reply)`` and a crash in ``join``.
     """
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any] | channels.Error:
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any] | channels.Refuse:
         action = payload.get("action")
         if action == "ok":
-            return channels.Ok(socket, {"action": "ok"})
+            return channels.Accept(socket, {"action": "ok"})
         if action == "ignore":
-            return channels.Error({"action": "ignore"})
+            return channels.Refuse({"action": "ignore"})
         raise RuntimeError("oops")
 
     async def handle_in(self, event: str, payload: Any, socket: channels.Socket) -> otp.Stop[Any]:
@@ -97,7 +97,7 @@ def _dicts(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
 class UserSocketConnectInfo(channels.Socket):
     routes = [("room:*", RoomChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> channels.Ok[Any]:
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> channels.Accept[Any]:
         info = dict(connect_info)
         uri = info["uri"]
         info["uri"] = {"scheme": uri.scheme, "host": uri.host, "port": uri.port, "path": uri.path,
@@ -105,7 +105,7 @@ class UserSocketConnectInfo(channels.Socket):
         info["trace_context_headers"] = _dicts(info["trace_context_headers"])
         info["x_headers"] = _dicts(info["x_headers"])
         info["sec_websocket_headers"] = _dicts(info["sec_websocket_headers"])
-        return channels.Ok(self.assign(user_id=params.get("user_id"), connect_info=info))
+        return channels.Accept(self.assign(user_id=params.get("user_id"), connect_info=info))
 
     def id(self) -> str | None:
         user_id = self.assigns["user_id"]
@@ -116,12 +116,12 @@ class UserSocket(channels.Socket):
     routes = [("room:*", RoomChannel), ("custom:*", CustomChannel)]
 
     async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]
-                      ) -> channels.Ok[Any] | channels.Error:
+                      ) -> channels.Accept[Any] | channels.Refuse:
         if params.get("reject") == "true":
-            return channels.Error()
+            return channels.Refuse()
         if params.get("ratelimit") == "true":
-            return channels.Error("rate_limit")
-        return channels.Ok(self.assign(user_id=params.get("user_id")))
+            return channels.Refuse("rate_limit")
+        return channels.Accept(self.assign(user_id=params.get("user_id")))
 
     def id(self) -> str | None:
         user_id = self.assigns["user_id"]

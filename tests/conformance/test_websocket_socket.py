@@ -26,9 +26,9 @@ from ._wire import Control, Rejected, Text, WebsocketClient, http_request
 class UserSocket(channels.Transport):
     """Upstream ``UserSocket``: replies its connect params, or "pong" asynchronously."""
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> channels.Ok[Any]:
+    async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> channels.Accept[Any]:
         assert self.transport == "websocket"  # %{transport: :websocket} = map
-        return channels.Ok(("params", dict(params)))
+        return channels.Accept(("params", dict(params)))
 
     async def handle_in(self, data: str | bytes, state: Any) -> otp.Reply[Any] | otp.NoReply[Any]:
         if data == "params":
