@@ -37,6 +37,7 @@ __all__ = [
     "InvalidAuthToken",
     "URI",
     "build_connect_info",
+    "validate_connect_info",
     "check_origin",
     "extract_auth_token",
     "longpoll_bad_request",
@@ -321,6 +322,26 @@ _CONNECT_INFO_KEYS = frozenset(
         "auth_token",
     }
 )
+
+
+def validate_connect_info(keys: Iterable[str | tuple[str, Any]]) -> None:
+    """Check a transport's ``connect_info`` option before anything is served.
+
+    Raises:
+        ValueError: An unknown key, or ``session`` (Phoenix's ``{:session, config}`` reads
+            the Plug session cookie; there is no Plug session here).
+    """
+    for key in keys:
+        name = key[0] if isinstance(key, tuple) and len(key) == 2 else key
+        if name == "session":
+            raise ValueError("connect_info key 'session' is not supported: there is no Plug session "
+                             "(cookie and CSRF token) here; read what you need from x_headers or params")
+        if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[0], str):
+                raise ValueError(f"a custom connect_info entry is a (key, value) pair, got {key!r}")
+        elif key not in _CONNECT_INFO_KEYS:
+            raise ValueError(f"unsupported connect_info key {key!r} (expected one of "
+                             f"{', '.join(sorted(_CONNECT_INFO_KEYS))}, or a (key, value) pair)")
 
 
 def build_connect_info(

@@ -48,13 +48,17 @@ from ..protocol import (
     ConnectionState,
     Frame,
     InvalidMessageError,
+    Opcode,
+    PingFrame,
+    PongFrame,
     Serializer,
     ServerConnection,
     WSMessage,
     encode_ws_data,
+    encode_ws_frame,
 )
 from ..pubsub._fastlane import OrderedSink
-from ._messages import IDLE_CHECK, IdleCheck, Overflow, PushFrame, SessionHandler, TransportIO
+from ._messages import IDLE_CHECK, ErrorHandler, IdleCheck, Overflow, PushFrame, SessionHandler, TransportIO
 from ._writer import SocketWriter
 
 __all__ = ["ChannelSocketHandler", "ConnectionHandler", "WebSocketIO", "WebSocketOptions", "run_websocket"]
@@ -89,6 +93,13 @@ class WebSocketOptions:
     #: Bytes of incomplete client messages all connections together may hold (per node
     #: run); the connection whose message grows past it is closed with 1009.
     max_incomplete_bytes: int = 128 * 1024 * 1024
+    #: Where WebSocket is served, below the mount's path (may hold ``:vars``, which join the
+    #: params): ``SocketMount("/custom/:a", S, websocket=WebSocketOptions(path=":b/ws"))``
+    #: answers ``/custom/1/2/ws`` with ``a="1"``, ``b="2"`` (Phoenix's ``:path``).
+    path: str = "/websocket"
+    #: What a ``connect`` that returned ``Refuse(reason)`` (a reason given) answers:
+    #: ``error_handler(request, reason) -> Response``. None: 403 (Phoenix's ``:error_handler``).
+    error_handler: ErrorHandler | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +164,10 @@ class WebSocketIO(OrderedSink):
         """Write one message (text for ``str``, binary for ``bytes``) now."""
         self.writer.write_nowait(self.conn.encode(data))
 
+    def send_ping(self, payload: bytes) -> None:
+        """Write a ping (raw transports' ``Reply(Ping(payload), state)``) now."""
+        self.writer.write_nowait(encode_ws_frame(Opcode.PING, payload))
+
     def close(self, code: int, reason: otp.ExitReason) -> None:
         """Close the connection with ``code``; the process then exits ``reason``."""
         if self.close_code is None:
@@ -178,8 +193,15 @@ class WebSocketIO(OrderedSink):
             self.writer.write_nowait(data)
 
 
+#: Control frames delivered to handlers that want them (``ConnectionHandler.wants_control``).
+_CONTROL_FRAMES: dict[type, str] = {PingFrame: "ping", PongFrame: "pong"}
+
+
 class ConnectionHandler(Protocol):
     """What the loop runs for one connection: a channel session or a raw transport."""
+
+    #: Whether the loop calls ``handle_control`` for the client's pings and pongs.
+    wants_control: bool
 
     def summary(self) -> dict[str, Any]:
         """Fields for the connection process's ``summary()``."""
@@ -195,6 +217,9 @@ class ConnectionHandler(Protocol):
 
     async def handle_info(self, msg: Any) -> None:
         """Handle a message sent to the connection process."""
+
+    async def handle_control(self, opcode: str, payload: bytes) -> None:
+        """A ping (already answered) or pong from the client: ``"ping"``/``"pong"``."""
 
     async def terminate(self, reason: otp.ExitReason) -> None:
         """The connection ends (with ``reason``); called once."""
@@ -259,6 +284,9 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
                             output = conn.take_output(event)
                             if output:
                                 writer.write_nowait(output)
+                            # Raw transports' handle_control: pings (after their pong) and pongs.
+                            if handler.wants_control and isinstance(event, PingFrame | PongFrame):
+                                await handler.handle_control(_CONTROL_FRAMES[type(event)], bytes(event.data))
                     output = conn.take_output()
                     if output:
                         writer.write_nowait(output)
@@ -422,6 +450,9 @@ class ChannelSocketHandler:
 
     __slots__ = ("io", "open_session", "serializer", "session")
 
+    #: Channel sockets take no control frames (pings are answered by the connection).
+    wants_control = False
+
     def __init__(self, serializer: Serializer, open_session: Callable[[TransportIO], SessionHandler]) -> None:
         self.serializer = serializer
         self.open_session = open_session
@@ -457,6 +488,9 @@ class ChannelSocketHandler:
     async def handle_info(self, msg: Any) -> None:
         if self.session is not None and not self.session.handle_info(msg):
             logger.debug("WebSocket %s ignored message %r", otp.self(), msg)
+
+    async def handle_control(self, opcode: str, payload: bytes) -> None:
+        """Not called (``wants_control`` is False)."""
 
     async def terminate(self, reason: otp.ExitReason) -> None:
         pass  # the channels are linked to this process: its exit reaches them
