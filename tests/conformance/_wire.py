@@ -284,6 +284,8 @@ class WebsocketClient:
                         await self.stream.aclose()
                         return
         finally:
+            with trio.CancelScope(shield=True):
+                await self.stream.aclose()
             self.closed.set()
             self._notify()
 
