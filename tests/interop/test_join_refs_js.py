@@ -31,7 +31,7 @@ def _joins(events: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
     return {(e["topic"], e["round"]): e["join_ref"] for e in pick(events, event="joined")}
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", sorted({*TRANSPORTS, "websocket", "longpoll"}))
 def test_two_channels_joined_left_and_rejoined_see_only_their_own_join_refs(
         test_server: Server, transport: str) -> None:
     events = run_node("join_refs_client.mjs", test_server.socket_url, "--transport", transport,
