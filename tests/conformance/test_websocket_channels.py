@@ -356,12 +356,18 @@ async def test_transport_custom_keywords_are_extracted_to_the_socket_connect_inf
 
 
 @pytest.mark.parametrize(("vsn", "join_ref"), SERIALIZERS)
-async def test_logs_user_socket_connect_when_enabled(vsn: str, join_ref: str | None) -> None:
+async def test_logs_user_socket_connect_when_enabled(ep: testing.RunningEndpoint, vsn: str, join_ref: str | None,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     # websocket_channels_test.exs: test "logs user socket connect when enabled"
     # DIFFERENCE (README "Differences from Phoenix"): no CONNECTED/JOINED/HANDLED
-    # instrumentation logs (Phoenix's `log:` socket option); connects and joins are not
-    # logged, so there is no option to enable them. The socket class has no such option:
-    assert not hasattr(channels.Socket, "log")
+    # instrumentation logs (Phoenix's `log:` socket option): a connect is not logged, even
+    # where upstream enables it (`logging=enabled`).
+    with caplog.at_level(logging.DEBUG, logger="channels"):
+        sock = await connect(ep, vsn_path(vsn, "&logging=enabled"), vsn)
+        await sock.send_heartbeat()
+        await sock.assert_receive(M(event="phx_reply", topic="phoenix"))
+    assert "CONNECTED TO" not in caplog.text
+    assert [r for r in caplog.records if r.name.startswith("channels")] == []
 
 
 @pytest.mark.parametrize(("vsn", "join_ref"), SERIALIZERS)
