@@ -114,8 +114,8 @@ class LongPollOptions:
     #: How long a poll waits for messages (ms). A session not polled for 1.5 * this long stops.
     window_ms: int = 10_000
     #: How long a POST waits for the session to take each message (ms); a message it has
-    #: not acknowledged by then answers ``{"status":408}`` (sessions are local here: there
-    #: is no PubSub lookup of a session on another node for this to bound, as in Phoenix).
+    #: not acknowledged by then answers ``{"status":408}``. (Phoenix waits ``window_ms`` for
+    #: that, and uses this option to find the session through PubSub; sessions are local here.)
     pubsub_timeout_ms: int = 2_000
     #: Seconds a session token stays valid (Phoenix's ``crypto: [max_age: ...]``, 2 weeks).
     max_age: float = 1_209_600
