@@ -99,8 +99,9 @@ class SocketMount:
 
     Raises:
         ValueError: when declared with a handler that is neither a ``Socket`` nor a
-            ``Transport`` subclass, with no transport enabled, or with a ``connect_info``
-            key that is not supported (``session``: there is no Plug session here).
+            ``Transport`` subclass, with no transport enabled, with ``partitions`` for a
+            raw ``Transport``, or with a ``connect_info`` key that is not supported
+            (``session``: there is no Plug session here).
     """
 
     path: str
@@ -122,6 +123,9 @@ class SocketMount:
                              f"channels.Transport subclass, got {self.handler!r}")
         if not self.websocket and not self.longpoll:
             raise ValueError(f"SocketMount({self.path!r}) enables no transport (websocket and longpoll off)")
+        if self.partitions is not None and not issubclass(self.handler, Socket):
+            raise ValueError(f"SocketMount({self.path!r}): partitions is for channel sockets (a raw "
+                             "Transport starts no channels)")
         try:
             validate_connect_info(self.connect_info)
         except ValueError as exc:

@@ -97,6 +97,7 @@ async def ep(node: otp.Node) -> Any:
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"handler": dict}, "must be a channels.Socket or channels.Transport subclass"),
     ({"handler": Plain, "websocket": False}, "enables no transport"),
+    ({"handler": Raw, "partitions": 2}, "partitions is for channel sockets"),
     ({"handler": Plain, "connect_info": ["session"]}, "'session' is not supported"),
     ({"handler": Plain, "connect_info": [("session", {"key": "_k"})]}, "'session' is not supported"),
     ({"handler": Plain, "connect_info": ["peer"]}, "unsupported connect_info key 'peer'"),
