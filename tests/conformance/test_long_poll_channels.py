@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 import channels
 import otp
@@ -168,6 +169,11 @@ def _decode(vsn: str, text: str) -> Msg:
 
 async def poll(ep: testing.RunningEndpoint, method: str, path: str, vsn: str, params: Mapping[str, Any],
                json_body: Any = None, headers: Mapping[str, str] | None = None) -> Resp:
+    if method == "GET":
+        # Upstream polls right after the join's POST and expects the channel's after-join
+        # push and broadcast in that poll; waiting until the run is idle first makes that
+        # deterministic here (the channel has handled its after_join by then).
+        await trio.testing.wait_all_tasks_blocked()
     content_type = "application/x-ndjson" if isinstance(json_body, list) else "application/json"
     hs = {"content-type": content_type, **(headers or {})}
     target = f"{path}/longpoll?{query({**params, 'vsn': vsn})}"
