@@ -18,7 +18,14 @@ from .channel import (
     SocketRef as SocketRef,
     reply as reply,
 )
-from .endpoint import DrainerOptions as DrainerOptions, Endpoint as Endpoint, SocketMount as SocketMount
+from .endpoint import (
+    DrainerOptions as DrainerOptions,
+    Endpoint as Endpoint,
+    HTTPHandler as HTTPHandler,
+    Route as Route,
+    SocketMount as SocketMount,
+)
+from .http import BodyReader as BodyReader, Request as Request, Response as Response
 from .ops._control import serve as serve
 from .presence import Presence as Presence, PresenceError as PresenceError
 from .protocol import Broadcast as Broadcast, Message as Message
@@ -32,7 +39,9 @@ from .pubsub import (
     register_dispatcher as register_dispatcher,
 )
 from .transports import (
+    ErrorHandler as ErrorHandler,
     LongPollOptions as LongPollOptions,
+    Ping as Ping,
     Transport as Transport,
     WebSocketOptions as WebSocketOptions,
     WriterStatistics as WriterStatistics,

@@ -54,6 +54,7 @@ from ._dynamic_supervisor import (
     MaxChildrenError as MaxChildrenError,
     PartitionSupervisor as PartitionSupervisor,
 )
+from ._fd import OwnedFd as OwnedFd
 from ._gen_server import (
     CALLING_SELF as CALLING_SELF,
     TIMEOUT as TIMEOUT,

@@ -239,7 +239,7 @@ async def call(server: Dest, request: Any, timeout: float | None = 5.0) -> Any:
     if target is me:
         # Erlang exits with {calling_self, {gen_server, call, ...}}: the reason is the term.
         raise CallError(server, request, timeout, CALLING_SELF)
-    if me._waiting is not None or me._io_fd >= 0:
+    if me._waiting is not None or me._io_waiter is not None:
         me.refuse_second_waiter()  # before the request goes out: nothing left behind
     ref = Ref()
     me.monitors[ref] = target.pid
@@ -326,7 +326,7 @@ async def stop(server: Dest, reason: ExitReason = NORMAL, timeout: float | None 
         raise CallError(server, request, timeout, NOPROC)
     if target is me:
         raise CallError(server, request, timeout, CALLING_SELF)
-    if me._waiting is not None or me._io_fd >= 0:
+    if me._waiting is not None or me._io_waiter is not None:
         me.refuse_second_waiter()
     start = len(me.mailbox)
     ref = monitor(target.pid)
@@ -583,7 +583,7 @@ class _Loop:
                     # every GenServer): no coroutine per message.
                     mb = me.mailbox
                     while not mb:
-                        if me._waiting is not None or me._io_fd >= 0:
+                        if me._waiting is not None or me._io_waiter is not None:
                             me.refuse_second_waiter()
                         me._waiting = current_task()
                         await wait_task_rescheduled(me._abort)

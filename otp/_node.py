@@ -52,7 +52,7 @@ Solution:
   raised in the caller (see the previous point if the caller catches it).
 * **One mailbox waiter.** An Erlang process is one thread of control; here a process may
   run several Trio tasks (a nursery inside it), but only one of them may wait for the
-  mailbox at a time (``receive``, ``call``, ``wait_readable``, the GenServer loop); a second
+  mailbox at a time (``receive``, ``call``, ``OwnedFd.wait_readable``, the GenServer loop); a second
   is refused at once with ``ConcurrentReceiveError`` instead of silently stealing the first
   one's wake-up.
 
@@ -70,7 +70,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, Protocol, TypeVar, final
 
 import attrs
 import outcome
@@ -114,6 +114,12 @@ crash_logger = logging.getLogger("otp.crash")
 
 T = TypeVar("T")
 Dest = Pid | str
+
+
+class _FdWaiter(Protocol):
+    """An ``otp.OwnedFd`` waiting for readability in its owner (``otp._fd``)."""
+
+    def _wake(self) -> None: ...
 
 
 class ProcessExit(BaseException):
@@ -229,7 +235,7 @@ class Process:
         "__weakref__",
         "_cancel_scope",
         "_exit_hooks",
-        "_io_fd",
+        "_io_waiter",
         "_pending_exit",
         "_timers",
         "_waiting",
@@ -277,8 +283,8 @@ class Process:
         self.summary: Callable[[], Any] | None = None
         self.crash_context: Callable[[], str] | None = None
         self.external = False
-        #: The file descriptor ``wait_readable`` waits on (-1: none); ``deliver`` wakes it.
-        self._io_fd = -1
+        #: The ``OwnedFd`` whose ``wait_readable`` this process is in; ``deliver`` wakes it.
+        self._io_waiter: _FdWaiter | None = None
         self._waiting: trio.lowlevel.Task | None = None
         self._pending_exit: ExitReason = None
         self._cancel_scope = trio.CancelScope()
@@ -306,12 +312,10 @@ class Process:
         if task is not None:
             self._waiting = None
             trio.lowlevel.reschedule(task)
-        elif self._io_fd >= 0:
-            fd = self._io_fd
-            self._io_fd = -1
-            # Wakes ``wait_readable`` with ClosedResourceError (and drops the fd's epoll
-            # registration; the next wait makes it again). Nothing is closed.
-            trio.lowlevel.notify_closing(fd)
+        elif self._io_waiter is not None:
+            waiter = self._io_waiter
+            self._io_waiter = None
+            waiter._wake()  # see otp._fd
 
     async def receive(
         self,
@@ -345,7 +349,7 @@ class Process:
                 raise ReceiveTimeout(f"no matching message within {timeout} s")
             # Park until ``deliver`` reschedules us (inlined: one coroutine frame less
             # per parked process, which is most of them).
-            if self._waiting is not None or self._io_fd >= 0:
+            if self._waiting is not None or self._io_waiter is not None:
                 self.refuse_second_waiter()
             self._waiting = trio.lowlevel.current_task()
             if deadline == math.inf:
@@ -354,43 +358,10 @@ class Process:
                 with trio.move_on_at(deadline):
                     await trio.lowlevel.wait_task_rescheduled(self._abort)
 
-    async def wait_readable(self, fd: int) -> bool:
-        """Wait until ``fd`` is readable or a message arrives; True if ``fd`` is readable.
-
-        For a process that serves a socket and its mailbox in one task (a transport reads
-        its client here, with no reader task and no hand-off). Returns False at once if
-        the mailbox holds a message. A message delivered during the wait wakes it through
-        ``trio.lowlevel.notify_closing(fd)``, which nothing else here calls on a live
-        socket: cheaper than a cancel scope around every wait (a few µs per message on a
-        request/reply path), and paid only when a message does arrive. Other tasks
-        waiting on ``fd`` then see a ``ClosedResourceError`` too and must wait again if
-        the socket is still theirs.
-
-        Raises:
-            trio.ClosedResourceError: ``fd`` was really closed (by another task).
-        """
-        if self.mailbox:
-            return False
-        if self._waiting is not None or self._io_fd >= 0:
-            self.refuse_second_waiter()
-        self._io_fd = fd
-        try:
-            await trio.lowlevel.wait_readable(fd)
-        except trio.ClosedResourceError:
-            if self._io_fd >= 0:  # not our wake-up: the socket was closed
-                self._io_fd = -1
-                raise
-            return False
-        except BaseException:
-            self._io_fd = -1
-            raise
-        self._io_fd = -1
-        return True
-
     def refuse_second_waiter(self) -> None:
         """Raise ``ConcurrentReceiveError``: another task of this process waits already."""
         other = self._waiting
-        what = f"task {other.name!r} waits in receive" if other is not None else "a task waits in wait_readable"
+        what = f"task {other.name!r} waits in receive" if other is not None else "a task waits in OwnedFd.wait_readable"
         raise ConcurrentReceiveError(
             f"{self.pid}: {what}; only one task of a process may wait for its mailbox at a time "
             "(receive in one task and hand messages to the others)"
@@ -555,7 +526,7 @@ class Process:
                 summary = self.summary()
             except Exception as exc:  # introspection must never break the process
                 summary = f"<summary failed: {exc!r}>"
-        status = "waiting" if self._waiting is not None or self._io_fd >= 0 else "runnable"
+        status = "waiting" if self._waiting is not None or self._io_waiter is not None else "runnable"
         if not self.alive:
             status = "exited"
         return ProcessInfo(

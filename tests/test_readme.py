@@ -8,6 +8,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 import otp
 from channels import testing
 
@@ -43,3 +45,71 @@ def test_the_runtime_example_runs_and_restarts_the_killed_counter(tmp_path: Path
     lines = done.stdout.splitlines()
     assert lines[0] == "1"
     assert any("counter" in line and "Counter" in line for line in lines[1:])
+
+
+async def test_the_compression_example_negotiates_permessage_deflate(node: otp.Node) -> None:
+    import trio
+
+    module = types.ModuleType("readme_compression")
+    exec(compile(example("WebSocket compression"), "README.md", "exec"), module.__dict__)
+    endpoint = module.endpoint
+    endpoint.requested_port = 0
+    async with testing.open_endpoint(endpoint) as ep:
+        stream = await trio.open_tcp_stream("127.0.0.1", ep.port)
+        async with stream:
+            await stream.send_all(
+                b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: localhost\r\nupgrade: websocket\r\n"
+                b"connection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"sec-websocket-version: 13\r\nsec-websocket-extensions: permessage-deflate\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += await stream.receive_some(4096)
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert b"sec-websocket-extensions: permessage-deflate; server_no_context_takeover\r\n" in head
+
+
+async def test_the_extending_example_serves_raw_transports_error_handler_paths_and_routes(node: otp.Node) -> None:
+    from tests.conformance._wire import Control, M, Rejected, Text, WebsocketClient, http_request
+
+    module = types.ModuleType("readme_extending")
+    exec(compile(example("Raw transports, control frames and custom HTTP routes"), "README.md", "exec"),
+         module.__dict__)
+    endpoint = module.endpoint
+    endpoint.requested_port = 0
+    async with testing.open_endpoint(endpoint) as ep:
+        # the raw transport: echo, a ping from the server, the client's control frames
+        echo = await WebsocketClient.connect(ep.nursery, ep.port, "/echo/websocket", None)
+        await echo.send("hello")
+        await echo.assert_receive(Text("hello"))
+        await echo.send("ping me")
+        await echo.assert_receive(Control("ping", b"still there?"))
+        await echo.assert_receive(Text("pong:still there?"))
+        await echo.send(Control("ping", b"1"))
+        await echo.assert_receive(Control("pong", b"1"))
+        await echo.assert_receive(Text("ping:1"))
+        # ... and over long-poll
+        opened = (await http_request(ep.port, "GET", "/echo/longpoll")).json()
+        assert opened["status"] == 410
+        token = {"x-phoenix-longpoll-token": opened["token"], "content-type": "application/json"}
+        assert (await http_request(ep.port, "POST", "/echo/longpoll", token, b"hello")).json()["status"] == 200
+        assert (await http_request(ep.port, "GET", "/echo/longpoll", token)).json()["messages"] == ["hello"]
+        # the path with :vars, and the error_handler
+        room = await WebsocketClient.connect(ep.nursery, ep.port, "/t/acme/lobby/ws?vsn=2.0.0", "2.0.0")
+        await room.send_heartbeat()
+        await room.assert_receive(M(topic="phoenix", event="phx_reply", payload={"status": "ok", "response": {}}))
+        with pytest.raises(Rejected) as refused:
+            await WebsocketClient.connect(ep.nursery, ep.port, "/t/flooding/lobby/ws?vsn=2.0.0", "2.0.0")
+        assert (refused.value.status_code, refused.value.body) == (429, b"Too many requests")
+        # the routes
+        health = await http_request(ep.port, "GET", "/healthz")
+        assert (health.status, health.json()) == (200, {"status": "ok"})
+        assert (await http_request(ep.port, "POST", "/healthz")).status == 405
+        async with otp.open_mailbox():
+            ep.endpoint.subscribe("room:lobby")
+            hook = await http_request(ep.port, "POST", "/hooks/messages", {"content-type": "application/json"},
+                                      b'{"room": "lobby", "body": "hi"}')
+            assert hook.status == 204
+            got = await otp.receive(lambda m: getattr(m, "event", None) == "new_msg", timeout=5)
+            assert got.payload == {"body": "hi"}
+        await echo.close()
+        await room.close()

@@ -123,7 +123,7 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         data = json.dumps(endpoint.statistics(), default=str).encode()
         return Response(200, [("content-type", "application/json")], data)
 
-    endpoint.extra_routes.append(("/bench/stats", stats))
+    endpoint.add_route("/bench/stats", stats)
     return endpoint
 
 

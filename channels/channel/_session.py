@@ -26,7 +26,7 @@ from typing import Any
 
 import otp
 
-from ..protocol import Broadcast, Message, ReplyMessage, Serializer
+from ..protocol import Broadcast, CloseCode, Message, ReplyMessage, Serializer
 from ..pubsub._fastlane import FastlaneSub
 from ..pubsub._pubsub import PubSub
 from ..transports._messages import (
@@ -140,7 +140,7 @@ class SocketSession:
         handler = type(self.socket)
         route = handler.route(topic)
         if route is None:
-            logger.warning("Ignoring unmatched topic %r in %s", topic, handler.__qualname__)
+            logger.warning('Ignoring unmatched topic "%s" in %s', topic, handler.__qualname__)
             self._reply(None, msg.ref, topic, "error", {"reason": "unmatched topic"})
             return
         old = self.channels.get(topic)
@@ -176,14 +176,13 @@ class SocketSession:
         result = await otp.receive(
             lambda m: (type(m) is JoinResult and m.ref is ref) or (type(m) is otp.Down and m.ref is mref)
         )
-        # The join reply echoes the join's *ref* as its join_ref, as the seed transcripts
-        # (Real-Time Phoenix, wscat) show: `["1","3","wild:1:3","phx_join",{}]` is answered
-        # `["3","3","wild:1:3","phx_reply",...]`. The JS client always sends join_ref == ref,
-        # so for it this is the same as echoing join_ref. Pushes and replies of the channel
-        # use join_ref (or ref when join_ref is null); phx_close, phx_error and the
-        # stale-message check use the join_ref as sent, null included (§1.7 edge case,
-        # §1.9: Phoenix's put_channel stores msg.join_ref).
-        reply_join_ref = msg.ref
+        # Phoenix 1.7/1.8: the reply carries the join_ref the client sent (null stays null),
+        # whatever the outcome; so do phx_close, phx_error and the stale-message check
+        # (put_channel stores msg.join_ref). The channel's own pushes and replies use
+        # ``socket.join_ref``: that join_ref, or the join's ref if it was null (Phoenix's
+        # Channel.Server ``join_ref || ref``). Phoenix <= 1.6 used the join's ref here
+        # instead, as the seed transcript shows (README, "The seed transcript and join_ref").
+        reply_join_ref = msg.join_ref
         if type(result) is otp.Down:
             self._reply(reply_join_ref, msg.ref, topic, "error", {"reason": "join crashed"})
         elif result.status == "ok":
@@ -254,11 +253,11 @@ class SocketSession:
                            joined.join_ref, joined.join_ref)
             return joined is not None
         if t is SocketDrain:
-            self.io.close(1012, otp.Shutdown("restart"))
+            self.io.close(CloseCode.SERVICE_RESTART, otp.Shutdown("restart"))
             return True
         if t is Broadcast:
             if msg.topic == self.socket.socket_id and msg.event == "disconnect":
-                self.io.close(1001, otp.Shutdown("disconnected"))
+                self.io.close(CloseCode.GOING_AWAY, otp.Shutdown("disconnected"))
             return True
         return False
 

@@ -52,7 +52,6 @@ from ..http import (
     BodyReader,
     HTTPLimits,
     InvalidAuthToken,
-    PrefixedStream,
     Request,
     Response,
     Router,
@@ -66,18 +65,23 @@ from ..http import (
     select_subprotocol,
     serve_http,
     stream_addresses,
-    validate_websocket_upgrade,
+    validate_connect_info,
 )
-from ..protocol import Serializer, negotiate_serializer
+from ..protocol import Accepted, Serializer, ServerConnection, negotiate_serializer
 from ..pubsub._fastlane import broadcast as _broadcast
 from ..pubsub._pubsub import Adapter, AdapterFactory, PubSub
 from ..transports._longpoll import LongPollMount, LongPollOptions, handle_longpoll, longpoll_children
 from ..transports._messages import Drain, SessionHandler, TransportIO
-from ..transports._transport import Transport, run_transport
-from ..transports._websocket import WebSocketOptions, run_websocket
+from ..transports._transport import Transport, TransportHandler
+from ..transports._websocket import (
+    ChannelSocketHandler,
+    ConnectionHandler,
+    WebSocketOptions,
+    run_websocket,
+)
 from ._acceptor import AcceptorStatistics, Limiter, accept_loop
 
-__all__ = ["DrainerOptions", "Endpoint", "SocketMount"]
+__all__ = ["DrainerOptions", "Endpoint", "HTTPHandler", "Route", "SocketMount"]
 
 logger = logging.getLogger("channels.endpoint")
 
@@ -90,7 +94,14 @@ class SocketMount:
     """A socket handler mounted at ``path`` (Phoenix's ``socket "/socket", UserSocket``).
 
     WebSocket is served at ``path + "/websocket"``, long-poll (when enabled) at
-    ``path + "/longpoll"``. ``path`` may hold ``:vars``; their values join the params.
+    ``path + "/longpoll"``; each transport's ``path`` option changes its suffix. ``path``
+    and the suffixes may hold ``:vars``; their values join the params.
+
+    Raises:
+        ValueError: when declared with a handler that is neither a ``Socket`` nor a
+            ``Transport`` subclass, with no transport enabled, with ``partitions`` for a
+            raw ``Transport``, or with a ``connect_info`` key that is not supported
+            (``session``: there is no Plug session here).
     """
 
     path: str
@@ -105,6 +116,74 @@ class SocketMount:
     auth_token: bool = False
     #: DynamicSupervisor partitions for this socket's channels (default: CPU count).
     partitions: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.handler, type) and issubclass(self.handler, Socket | Transport)):
+            raise ValueError(f"SocketMount({self.path!r}): the handler must be a channels.Socket or "
+                             f"channels.Transport subclass, got {self.handler!r}")
+        if not self.websocket and not self.longpoll:
+            raise ValueError(f"SocketMount({self.path!r}) enables no transport (websocket and longpoll off)")
+        if self.partitions is not None and not issubclass(self.handler, Socket):
+            raise ValueError(f"SocketMount({self.path!r}): partitions is for channel sockets (a raw "
+                             "Transport starts no channels)")
+        try:
+            validate_connect_info(self.connect_info)
+        except ValueError as exc:
+            raise ValueError(f"SocketMount({self.path!r}): {exc}") from None
+
+    @property
+    def websocket_options(self) -> WebSocketOptions:
+        """The WebSocket options (defaults when ``websocket=True``)."""
+        return self.websocket if isinstance(self.websocket, WebSocketOptions) else WebSocketOptions()
+
+    @property
+    def longpoll_options(self) -> LongPollOptions:
+        """The long-poll options (defaults when ``longpoll=True``)."""
+        return self.longpoll if isinstance(self.longpoll, LongPollOptions) else LongPollOptions()
+
+    def transport_path(self, kind: str) -> str:
+        """Where ``kind`` (``"websocket"``/``"longpoll"``) is served: the mount path joined with
+        the transport's ``path`` option (``"/socket"`` + ``"/websocket"``)."""
+        suffix = self.websocket_options.path if kind == "websocket" else self.longpoll_options.path
+        return self.path.rstrip("/") + "/" + suffix.lstrip("/")
+
+
+#: A custom route's handler: the request head and its body in, a complete response out. It
+#: runs in the connection's process (``otp`` calls, sends and broadcasts work there).
+HTTPHandler = Callable[[Request, BodyReader], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A custom HTTP route: ``handler`` answers ``path`` and every path below it.
+
+    Routes are tried after the socket mounts and before the static files, in the order
+    given. ``methods`` (e.g. ``("POST",)``) limits the methods: others get 405 with an
+    ``allow`` header; None accepts any. Example::
+
+        async def health(request: channels.Request, body: channels.BodyReader) -> channels.Response:
+            return channels.Response.json({"status": "ok"})
+
+        channels.Endpoint(routes=[channels.Route("/healthz", health, methods=("GET", "HEAD"))])
+
+    Raises:
+        ValueError: ``path`` does not start with ``/``.
+    """
+
+    path: str
+    handler: HTTPHandler
+    methods: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"a route path must start with '/', got {self.path!r}")
+        if self.methods is not None:
+            object.__setattr__(self, "methods", tuple(m.upper() for m in self.methods))
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` is this route's path or below it."""
+        base = self.path.rstrip("/")
+        return path == self.path or path == base or path.startswith(base + "/")
 
 
 @dataclass(frozen=True)
@@ -124,7 +203,7 @@ class _Runtime:
     router: Router[tuple[SocketMount, str]]
     static: StaticFiles | None
     limiter: Limiter
-    extra_routes: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
 
 
 #: Per node, by endpoint name: the running endpoint's runtime state, and its listening sockets.
@@ -157,6 +236,7 @@ class Endpoint:
         http_limits: HTTPLimits | None = None,
         secret_key_base: str | None = None,
         extra_children: Sequence[otp.ChildSpec] = (),
+        routes: Sequence[Route] = (),
     ) -> None:
         self.name = name
         self.host = host
@@ -181,10 +261,17 @@ class Endpoint:
         self.extra_children = list(extra_children)
         self.pubsub_server = f"{name}.PubSub"
         self.port: int | None = None
-        self.extra_routes: list[tuple[str, Callable[..., Any]]] = []
+        #: Custom HTTP routes (``Route``), tried in order; see ``add_route``.
+        self.routes: list[Route] = list(routes)
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.name} {self.host}:{self.port or self.requested_port}>"
+
+    def add_route(self, path: str, handler: HTTPHandler, *, methods: Sequence[str] | None = None) -> Route:
+        """Add a custom HTTP route (before the endpoint starts); see ``Route``."""
+        route = Route(path, handler, None if methods is None else tuple(methods))
+        self.routes.append(route)
+        return route
 
     def pool_name(self, handler: type[Socket] | type[Transport]) -> str:
         return f"{self.name}.{handler.__qualname__}.Pool"
@@ -332,16 +419,15 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         node = otp.current_node()
         router: Router[tuple[SocketMount, str]] = Router()
         for mount in endpoint.sockets:
-            base = mount.path.rstrip("/")
             if mount.websocket:
-                router.add(base + "/websocket", (mount, "websocket"))
+                router.add(mount.transport_path("websocket"), (mount, "websocket"))
             if mount.longpoll:
-                router.add(base + "/longpoll", (mount, "longpoll"))
+                router.add(mount.transport_path("longpoll"), (mount, "longpoll"))
         static = None
         if endpoint.static_dir is not None or endpoint.static_files:
             static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
         rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections),
-                      list(endpoint.extra_routes))
+                      list(endpoint.routes))
         _RUNTIMES.put(node, endpoint.name, rt)
         _LISTEN_SOCKETS.put(node, endpoint.name, socks)
         me = otp.current_process()
@@ -443,14 +529,14 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, reque
         mount, kind = match.handler
         if kind == "websocket":
             return await _websocket(rt, me, stream, mount, request, body, match.params, upgraded)
-        if not issubclass(mount.handler, Socket):
-            return _NOT_FOUND
         return await handle_longpoll(_longpoll_mount(rt.endpoint, mount), request, body, match.params,
                                      origin_allowed=origin_allowed(rt.endpoint, mount, request))
-    for prefix, fn in rt.extra_routes:
-        if request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/"):
-            result: Response | Upgrade = await fn(request, body)
-            return result
+    for route in rt.routes:
+        if route.matches(request.path):
+            if route.methods is not None and request.method not in route.methods:
+                return Response(405, [("allow", ", ".join(route.methods)),
+                                      ("content-type", "text/plain; charset=utf-8")], b"Method Not Allowed")
+            return await route.handler(request, body)
     if rt.static is not None and rt.static.handles(request.path):
         return await rt.static(request, body)
     return _NOT_FOUND
@@ -478,10 +564,10 @@ def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
 
     async def connect(params: Mapping[str, Any], connect_info: Mapping[str, Any], vsn: str | None,
                       transport_pid: otp.Pid
-                      ) -> tuple[Serializer, Callable[[TransportIO], SessionHandler]] | None:
+                      ) -> tuple[Serializer, Callable[[TransportIO], SessionHandler]] | Refuse:
         socket = await connect_socket(endpoint, mount, params, connect_info, "longpoll", transport_pid, vsn)
-        if socket is None:
-            return None
+        if isinstance(socket, Refuse):
+            return socket
         assert socket.serializer is not None
         return socket.serializer, session_opener(socket, endpoint.pool_name(mount.handler))
 
@@ -489,23 +575,26 @@ def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
         endpoint_name=endpoint.name, pubsub_server=endpoint.pubsub_server,
         secret_key_base=endpoint.secret_key_base, handler_name=mount.handler.__qualname__,
         connect_info=tuple(mount.connect_info), auth_token=bool(mount.auth_token),
-        options=mount.longpoll if isinstance(mount.longpoll, LongPollOptions) else LongPollOptions(),
-        connect=connect, identity=mount)
+        options=mount.longpoll_options, connect=connect, identity=mount,
+        transport=mount.handler if issubclass(mount.handler, Transport) else None)
 
 
 async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping[str, Any],
                          connect_info: Mapping[str, Any], transport: str, transport_pid: otp.Pid,
-                         vsn: str | None) -> Socket | None:
-    """Negotiate the serializer and run the user's ``connect``/``id``; None means refuse.
+                         vsn: str | None) -> Socket | Refuse:
+    """Negotiate the serializer and run the user's ``connect``/``id``; a ``Refuse`` means refused.
+
+    The ``Refuse`` is the user's when ``connect`` refused (its reason goes to the transport's
+    ``error_handler``), else a plain ``Refuse()`` (bad vsn, invalid results: 403).
 
     ``vsn`` comes from ``parse_vsn`` (which already turns a missing vsn into "1.0.0"): None
     means it was not a plain string (``vsn[]=...``) and is refused, as in Phoenix.
     """
     serializer = negotiate_serializer(vsn) if vsn is not None else None
     if serializer is None:
-        logger.warning("The client's requested transport version %r does not match server's "
+        logger.warning("The client's requested transport version \"%s\" does not match server's "
                        "version requirements of ~> 1.0.0 or ~> 2.0.0", vsn)
-        return None
+        return Refuse()
     assert issubclass(mount.handler, Socket)
     socket = mount.handler()
     socket.endpoint = endpoint
@@ -517,16 +606,16 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     result = await socket.connect(params, connect_info)
     if type(result) is Refuse:
         logger.info("%s refused a connection: %r", name, result.reply)
-        return None
+        return result
     if type(result) is not Accept or not isinstance(result.socket, Socket):
         logger.error("%s.connect returned an invalid value (expected Accept(socket) | Refuse()), got: %r",
                      name, result)
-        return None
+        return Refuse()
     connected: Socket = result.socket
     sid: Any = connected.id()
     if sid is not None and not isinstance(sid, str):
         logger.error("%s.id must return a str or None, got: %r", name, sid)
-        return None
+        return Refuse()
     connected.socket_id = sid
     return connected
 
@@ -539,7 +628,7 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
         return Response(400)
     if not origin_allowed(endpoint, mount, request):
         return _FORBIDDEN
-    options = mount.websocket if isinstance(mount.websocket, WebSocketOptions) else WebSocketOptions()
+    options = mount.websocket_options
     token: str | None = None
     protocols = parse_subprotocols(request.header_values("sec-websocket-protocol"))
     if mount.auth_token:
@@ -570,24 +659,49 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     except Exception:
         logger.exception("%s.connect crashed", mount.handler.__qualname__)
         return Response(500)
-    if socket is None:
-        return _FORBIDDEN
-    problem = validate_websocket_upgrade(request)
-    if problem is not None:
-        return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
-    replay = _replay_bytes(body.take_over())
+    if isinstance(socket, Refuse):
+        return _refused(options, mount, request, socket)
     me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
-    peer = f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
     assert socket.serializer is not None
-    upgraded.append(partial(run_websocket, stream, replay, socket.serializer,
-                            session_opener(socket, endpoint.pool_name(mount.handler)),
-                            subprotocol=chosen, options=options, peer=peer))
+    handler = ChannelSocketHandler(socket.serializer, session_opener(socket, endpoint.pool_name(mount.handler)))
+    return _upgrade(stream, request, body, chosen, options, handler, upgraded)
+
+
+def _upgrade(stream: trio.SocketStream, request: Request, body: BodyReader,
+             subprotocol: str | None, options: WebSocketOptions, handler: ConnectionHandler,
+             upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
+    """The opening handshake, answered by the connection's state machine from the request
+    h11 parsed: the refusal as a response, or the connection handed to the one loop."""
+    conn = ServerConnection(max_message_size=options.max_frame_size, compression=options.compress)
+    result = conn.accept(request, subprotocol=subprotocol)
+    if not isinstance(result, Accepted):
+        logger.warning("refusing WebSocket upgrade from %s: %d %s", _peer(request), result.status, result.reason)
+        return Response(result.status, [("content-type", "text/plain; charset=utf-8"), *result.headers],
+                        result.body)
+    rest = body.take_over(replay_head=False).replay  # what the client sent after the request
+    upgraded.append(partial(run_websocket, stream, conn, result, rest, handler, options=options,
+                            peer=_peer(request)))
     return Upgrade()
 
 
-def _replay_bytes(taken: PrefixedStream) -> bytes:
-    # The request head and whatever the client sent after it.
-    return taken.replay
+def _peer(request: Request) -> str | None:
+    return f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
+
+
+def _refused(options: WebSocketOptions, mount: SocketMount, request: Request, refusal: Refuse) -> Response:
+    return _refused_by(options, mount.handler.__qualname__, request, refusal)
+
+
+def _refused_by(options: WebSocketOptions, name: str, request: Request, refusal: Refuse) -> Response:
+    """403, or what the ``error_handler`` makes of ``Refuse(reason)`` (Phoenix: ``{:error, reason}``)."""
+    handler = options.error_handler
+    if handler is None or refusal.reply is None:
+        return _FORBIDDEN
+    try:
+        return handler(request, refusal.reply)
+    except Exception:
+        logger.exception("the error_handler of %s crashed", name)
+        return Response(500)
 
 
 async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: Transport,
@@ -595,25 +709,21 @@ async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: 
                          options: WebSocketOptions, request: Request, body: BodyReader,
                          upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     name = type(transport).__qualname__
+    transport.transport = "websocket"
     try:
         result: Any = await transport.connect(params, connect_info)
     except Exception:
         logger.exception("%s.connect crashed", name)
         return Response(500)
+    if isinstance(result, Refuse):
+        logger.info("%s refused a connection: %r", name, result.reply)
+        return _refused_by(options, name, request, result)
     if not isinstance(result, Accept):
-        if not isinstance(result, Refuse):
-            logger.error("%s.connect returned an invalid value (expected Accept(state) | Refuse()), got: %r",
-                         name, result)
+        logger.error("%s.connect returned an invalid value (expected Accept(state) | Refuse()), got: %r",
+                     name, result)
         return _FORBIDDEN
-    problem = validate_websocket_upgrade(request)
-    if problem is not None:
-        return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
     me.behaviour = f"Connection {name}"
-    replay = _replay_bytes(body.take_over())
-    upgraded.append(partial(run_transport, transport, result.socket, stream, replay, subprotocol=chosen,
-                            max_frame_size=options.max_frame_size, max_outbox_bytes=options.max_outbox_bytes,
-                            timeout=options.timeout))
-    return Upgrade()
+    return _upgrade(stream, request, body, chosen, options, TransportHandler(transport, result.socket), upgraded)
 
 
 # -- drainer -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ._policy import (
     parse_vsn as parse_vsn,
     select_subprotocol as select_subprotocol,
     validate_check_origin as validate_check_origin,
-    validate_websocket_upgrade as validate_websocket_upgrade,
+    validate_connect_info as validate_connect_info,
 )
 from ._request import (
     Address as Address,
@@ -86,5 +86,5 @@ __all__ = [
     "serve_http",
     "stream_addresses",
     "validate_check_origin",
-    "validate_websocket_upgrade",
+    "validate_connect_info",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "InvalidAuthToken",
     "URI",
     "build_connect_info",
+    "validate_connect_info",
     "check_origin",
     "extract_auth_token",
     "longpoll_bad_request",
@@ -47,7 +48,6 @@ __all__ = [
     "parse_vsn",
     "select_subprotocol",
     "validate_check_origin",
-    "validate_websocket_upgrade",
 ]
 
 #: The ``sec-websocket-protocol`` entry prefix that carries the auth token.
@@ -324,6 +324,26 @@ _CONNECT_INFO_KEYS = frozenset(
 )
 
 
+def validate_connect_info(keys: Iterable[str | tuple[str, Any]]) -> None:
+    """Check a transport's ``connect_info`` option before anything is served.
+
+    Raises:
+        ValueError: An unknown key, or ``session`` (Phoenix's ``{:session, config}`` reads
+            the Plug session cookie; there is no Plug session here).
+    """
+    for key in keys:
+        name = key[0] if isinstance(key, tuple) and len(key) == 2 else key
+        if name == "session":
+            raise ValueError("connect_info key 'session' is not supported: there is no Plug session "
+                             "(cookie and CSRF token) here; read what you need from x_headers or params")
+        if isinstance(key, tuple):
+            if len(key) != 2 or not isinstance(key[0], str):
+                raise ValueError(f"a custom connect_info entry is a (key, value) pair, got {key!r}")
+        elif key not in _CONNECT_INFO_KEYS:
+            raise ValueError(f"unsupported connect_info key {key!r} (expected one of "
+                             f"{', '.join(sorted(_CONNECT_INFO_KEYS))}, or a (key, value) pair)")
+
+
 def build_connect_info(
     request: Request,
     keys: Iterable[str | tuple[str, Any]],
@@ -414,36 +434,6 @@ def parse_vsn(query_params: Sequence[tuple[str, str]]) -> str | None:
         elif key.startswith("vsn["):
             return None
     return vsn
-
-
-def validate_websocket_upgrade(request: Request) -> str | None:
-    """Validate the upgrade headers like websock_adapter; return the 400 body, or None if valid.
-
-    Phoenix runs this after ``connect`` succeeded; an invalid upgrade is answered
-    with HTTP 400 and this message as body, e.g.
-    ``'connection' header must contain 'upgrade', got ["close"]``.
-    """
-    if request.http_version != "1.1":
-        return f"HTTP version HTTP/{request.http_version} unsupported"
-    if request.method != "GET":
-        return f"HTTP method {request.method} unsupported"
-    for name, token in (("connection", "upgrade"), ("upgrade", "websocket")):
-        values = request.header_values(name)
-        tokens = {t.lower() for v in values for t in _plug_list(v)}
-        if token not in tokens:
-            return f"'{name}' header must contain '{token}', got {_inspect_list(values)}"
-    if not request.header("sec-websocket-key"):
-        return "'sec-websocket-key' header is absent"
-    versions = request.header_values("sec-websocket-version")
-    if versions != ["13"]:
-        return f"'sec-websocket-version' header must equal '13', got {_inspect_list(versions)}"
-    return None
-
-
-def _inspect_list(values: Sequence[str]) -> str:
-    """Render a list of strings like Elixir's ``inspect/1``: ``["a", "b"]``."""
-    escaped = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-    return "[" + ", ".join(escaped) + "]"
 
 
 #: Headers on every long-poll response (§4.2): never cached, readable cross-origin.

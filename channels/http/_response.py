@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 __all__ = ["Response", "Upgrade"]
 
@@ -20,6 +23,24 @@ class Response:
     status: int
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, headers: Sequence[tuple[str, str]] = ()) -> Response:
+        """A ``text/plain; charset=utf-8`` response.
+
+        >>> Response.text("ok").headers
+        (('content-type', 'text/plain; charset=utf-8'),)
+        """
+        return cls(status, (("content-type", "text/plain; charset=utf-8"), *headers), text.encode())
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200, headers: Sequence[tuple[str, str]] = ()) -> Response:
+        """An ``application/json`` response of ``value`` (compact JSON).
+
+        >>> Response.json({"status": "ok"}).body
+        b'{"status":"ok"}'
+        """
+        return cls(status, (("content-type", "application/json"), *headers), orjson.dumps(value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,13 +257,15 @@ class BodyReader:
                 self._finished = True
                 return b"".join(chunks)
 
-    def take_over(self) -> PrefixedStream:
+    def take_over(self, *, replay_head: bool = True) -> PrefixedStream:
         """Take over the connection's stream for a protocol upgrade.
 
         The returned stream replays the request head (re-serialized from the parsed
         request, original header casing kept) followed by every byte the client sent
         after it, so ``trio_websocket.wrap_server_stream(nursery, stream)`` parses
-        the upgrade request itself. From now on the driver never touches the stream
+        the upgrade request itself. With ``replay_head=False`` it replays only the bytes
+        sent after the head (the server's own WebSocket handshake answers from the parsed
+        request: ``channels.protocol.ServerConnection.accept``). From now on the driver never touches the stream
         again, not even to close it: the caller owns it (``async with`` it), and the
         handler must return :class:`Upgrade`.
 
@@ -285,7 +287,7 @@ class BodyReader:
             if event is h11.NEED_DATA or event is h11.PAUSED:  # pragma: no cover
                 raise UpgradeError("the request body is incomplete")
         trailing, _closed = conn.trailing_data
-        head = _serialize_request_head(request)
+        head = _serialize_request_head(request) if replay_head else b""
         self._taken_over = True
         self._driver.taken_over = True
         return PrefixedStream(self._driver.stream, head + trailing)

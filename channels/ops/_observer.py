@@ -158,7 +158,7 @@ def enable(endpoint: Endpoint, *, path: str = "/_observer", interval: float = 0.
             return Response(302, [("location", prefix + "/")])
         return await static(request, body)
 
-    endpoint.extra_routes.append((prefix, page))
+    endpoint.add_route(prefix, page)
     _mounted[endpoint] = prefix
     return endpoint
 

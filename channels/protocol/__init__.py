@@ -3,7 +3,8 @@
 Nothing in this package does I/O or imports trio. It turns client bytes into
 :class:`Message` values and server messages into :class:`Frame` values (V1 and V2
 wire formats, §1 of the protocol reference), frames into WebSocket bytes for
-encode-once fan-out, long-poll bodies into frames and back, and Erlang terms
+encode-once fan-out, runs one WebSocket connection (:class:`ServerConnection`: the
+handshake, frames, the close handshake, permessage-deflate), long-poll bodies into frames and back, and Erlang terms
 (for Phoenix.Token) into bytes and back.
 
 Example:
@@ -16,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+from ._deflate import Deflate as Deflate
 from ._errors import (
     EncodeError as EncodeError,
     InvalidMessageError as InvalidMessageError,
@@ -55,12 +57,41 @@ from ._serializer import (
     negotiate_serializer as negotiate_serializer,
 )
 from ._websocket import (
+    CloseCode as CloseCode,
     encode_ws_close as encode_ws_close,
+    encode_ws_data as encode_ws_data,
     encode_ws_frame as encode_ws_frame,
     frame_to_ws_bytes as frame_to_ws_bytes,
+    is_valid_close_code as is_valid_close_code,
+)
+from ._wsconnection import (
+    Accepted as Accepted,
+    ConnectionState as ConnectionState,
+    HandshakeRequest as HandshakeRequest,
+    Refused as Refused,
+    ServerConnection as ServerConnection,
+)
+from ._wsparser import (
+    CloseFrame as CloseFrame,
+    Message as WSMessage,
+    PingFrame as PingFrame,
+    PongFrame as PongFrame,
+    ProtocolViolation as ProtocolViolation,
 )
 
 __all__ = [
+    "Accepted",
+    "CloseCode",
+    "CloseFrame",
+    "ConnectionState",
+    "Deflate",
+    "HandshakeRequest",
+    "PingFrame",
+    "PongFrame",
+    "ProtocolViolation",
+    "Refused",
+    "ServerConnection",
+    "WSMessage",
     "MAX_BASE64_LINE_BYTES",
     "MAX_POLL_BATCH_SIZE",
     "NDJSON_CONTENT_TYPE",
@@ -86,8 +117,10 @@ __all__ = [
     "binary_to_term",
     "encode_longpoll_response",
     "encode_ws_close",
+    "encode_ws_data",
     "encode_ws_frame",
     "frame_to_ws_bytes",
+    "is_valid_close_code",
     "iter_longpoll_post",
     "negotiate_serializer",
     "parse_longpoll_post",

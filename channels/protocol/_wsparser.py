@@ -3,9 +3,9 @@
 Why not wsproto's ``Connection``? Measured here (``reference/performance.md`` B4) it costs
 ~26 µs to decode one masked 100-byte message, where this parser takes a few µs, and its
 per-connection state is several times larger; on the push→reply path and in the memory of
-each joined connection both matter. It covers exactly the server's reading side (the
-opening handshake stays trio-websocket's, writing is ``_websocket.encode_ws_frame``) and is
-held to the Autobahn cases (``tests/autobahn``) like wsproto is.
+each joined connection both matter. It covers exactly the server's reading side; the
+handshake and the close handshake are ``ServerConnection``'s (``_wsconnection``), writing is
+``_websocket.encode_ws_frame``. It is held to the Autobahn cases (``tests/autobahn``).
 
 Usage::
 
@@ -19,20 +19,27 @@ Usage::
             case ProtocolViolation(code, reason): ...  # close with ``code``, stop reading
 
 Rules enforced (a violation is reported once, then the parser stops): client frames must be
-masked; RSV bits must be 0 (no extension is negotiated); known opcodes only; control
-frames are unfragmented with at most 125 bytes; continuation frames only inside a
-fragmented message and no new message inside one; text is valid UTF-8 (checked
-incrementally across fragments: 1007); close payloads are empty or a valid code (plus a
-UTF-8 reason); messages over ``max_message_size`` are refused (1009).
+masked; RSV bits must be 0, except RSV1 on the first frame of a data message when
+permessage-deflate was negotiated (``deflate``); known opcodes only; control frames are
+unfragmented with at most 125 bytes; continuation frames only inside a fragmented message
+and no new message inside one; text is valid UTF-8 (checked incrementally across
+fragments: 1007); close payloads are empty or a valid code (plus a UTF-8 reason); messages
+over ``max_message_size`` (after inflating) are refused (1009).
 """
 
 from __future__ import annotations
 
 import codecs
+import zlib
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["CloseFrame", "FrameParser", "Message", "PingFrame", "PongFrame", "ProtocolViolation"]
+from ._deflate import Decompressor, Deflate, MessageTooBig
+from ._message import Opcode
+from ._websocket import CloseCode, is_valid_close_code
+
+__all__ = ["CloseFrame", "Event", "FrameParser", "Message", "PingFrame", "PongFrame", "ProtocolViolation",
+           "unmask"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +71,21 @@ class CloseFrame:
 class ProtocolViolation:
     """The client broke the protocol: close with ``code`` (1002, 1007 or 1009)."""
 
-    code: int
+    code: CloseCode
     reason: str
 
 
 Event = Message | PingFrame | PongFrame | CloseFrame | ProtocolViolation
 
-_CONT: Final = 0x0
-_TEXT: Final = 0x1
-_BINARY: Final = 0x2
-_CLOSE: Final = 0x8
-_PING: Final = 0x9
-_PONG: Final = 0xA
-
-
-def _valid_close_code(code: int) -> bool:
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+# Plain ints for the per-frame comparisons (an enum member lookup costs more); defined
+# from the one ``Opcode`` enum.
+_CONT: Final = int(Opcode.CONTINUATION)
+_TEXT: Final = int(Opcode.TEXT)
+_BINARY: Final = int(Opcode.BINARY)
+_CLOSE: Final = int(Opcode.CLOSE)
+_PING: Final = int(Opcode.PING)
+_PONG: Final = int(Opcode.PONG)
+_RSV1: Final = 0x40
 
 
 def unmask(data: bytes | bytearray, mask: bytes) -> bytes:
@@ -94,16 +100,30 @@ def unmask(data: bytes | bytearray, mask: bytes) -> bytes:
 class FrameParser:
     """Turns bytes from a client into events. Feed it whatever the socket returns."""
 
-    __slots__ = ("_buf", "_decoder", "_failed", "_opcode", "_parts", "_size", "max_message_size")
+    __slots__ = ("_buf", "_decoder", "_failed", "_inflater", "_opcode", "_parts", "_size", "deflate",
+                 "max_message_size")
 
-    def __init__(self, *, max_message_size: int) -> None:
+    def __init__(self, *, max_message_size: int, deflate: Deflate | None = None) -> None:
         self.max_message_size = max_message_size
+        #: The negotiated permessage-deflate, if any (RSV1 marks a compressed message).
+        self.deflate = deflate
         self._buf = bytearray()
         self._opcode: int | None = None  # opcode of the fragmented message in progress
-        self._parts: list[bytes] = []
+        self._parts: list[bytes] | list[str] = []
         self._size = 0
         self._decoder: codecs.IncrementalDecoder | None = None
+        self._inflater: Decompressor | None = None  # the message in progress is compressed
         self._failed = False
+
+    @property
+    def in_message(self) -> bool:
+        """A fragmented message is in progress (its first frame came, its last not yet)."""
+        return self._opcode is not None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes held for frames and messages not yet complete."""
+        return len(self._buf) + self._size
 
     def feed(self, data: bytes | bytearray) -> list[Event]:
         """Parse as many complete frames as ``data`` (with what was buffered) holds."""
@@ -140,24 +160,38 @@ class FrameParser:
                 length = int.from_bytes(buf[pos + 2:pos + 10], "big")
                 header = 10
                 if length >> 63:
-                    return self._fail(events, 1002, "frame length has its most significant bit set")
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR,
+                                      "frame length has its most significant bit set")
             fin = b0 & 0x80
             opcode = b0 & 0x0F
+            compressed = False
             if b0 & 0x70:
-                return self._fail(events, 1002, "reserved bits set (no extension was negotiated)")
+                if (b0 & 0x70) != _RSV1 or self.deflate is None:
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR,
+                                      "reserved bits set (no extension defines them)")
+                if opcode != _TEXT and opcode != _BINARY:
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR,
+                                      "RSV1 set on a frame that is not a message's first")
+                compressed = True
             if not b1 & 0x80:
-                return self._fail(events, 1002, "client frames must be masked")
+                return self._fail(events, CloseCode.PROTOCOL_ERROR, "client frames must be masked")
             if opcode >= _CLOSE:
                 if opcode > _PONG:
-                    return self._fail(events, 1002, f"unknown opcode {opcode:#x}")
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
                 if not fin:
-                    return self._fail(events, 1002, "control frames must not be fragmented")
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR, "control frames must not be fragmented")
                 if length > 125:
-                    return self._fail(events, 1002, "control frame payload over 125 bytes")
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR, "control frame payload over 125 bytes")
             elif opcode > _BINARY:
-                return self._fail(events, 1002, f"unknown opcode {opcode:#x}")
-            if self._size + length > self.max_message_size and opcode < _CLOSE:
-                return self._fail(events, 1009, f"message exceeds {self.max_message_size} bytes")
+                return self._fail(events, CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode:#x}")
+            elif compressed or (opcode == _CONT and self._inflater is not None):
+                # A compressed message is bounded once inflated (by its decompressor);
+                # bound its raw frames too, with the slack deflate may add.
+                if length > self.max_message_size + 1024:
+                    return self._fail(events, CloseCode.MESSAGE_TOO_BIG,
+                                      f"message exceeds {self.max_message_size} bytes")
+            elif self._size + length > self.max_message_size:
+                return self._fail(events, CloseCode.MESSAGE_TOO_BIG, f"message exceeds {self.max_message_size} bytes")
             frame_end = pos + header + 4 + length
             if frame_end > end:
                 break
@@ -170,40 +204,54 @@ class FrameParser:
                 elif opcode == _PONG:
                     events.append(PongFrame(payload))
                 else:
+                    del buf[:pos]
                     return self._close(events, payload)
                 continue
             if opcode == _CONT:
                 if self._opcode is None:
-                    return self._fail(events, 1002, "continuation frame without a message to continue")
+                    return self._fail(events, CloseCode.PROTOCOL_ERROR,
+                                      "continuation frame without a message to continue")
             elif self._opcode is not None:
-                return self._fail(events, 1002, "new message inside a fragmented message")
-            elif fin:
+                return self._fail(events, CloseCode.PROTOCOL_ERROR, "new message inside a fragmented message")
+            elif fin and not compressed:
                 # The common case: a whole message in one frame.
                 if opcode == _TEXT:
                     try:
                         events.append(Message(payload.decode("utf-8")))
                     except UnicodeDecodeError:
-                        return self._fail(events, 1007, "text message is not valid UTF-8")
+                        return self._fail(events, CloseCode.INVALID_DATA, "text message is not valid UTF-8")
                 else:
                     events.append(Message(payload))
                 continue
             else:
                 self._opcode = opcode
                 self._decoder = codecs.getincrementaldecoder("utf-8")() if opcode == _TEXT else None
-            self._size += length
+                if compressed:
+                    assert self.deflate is not None
+                    self._inflater = self.deflate.decompressor(max_size=self.max_message_size)
+            if self._inflater is not None:
+                try:
+                    payload = self._inflater.feed(payload, final=bool(fin))
+                except MessageTooBig:
+                    return self._fail(events, CloseCode.MESSAGE_TOO_BIG,
+                                      f"message exceeds {self.max_message_size} bytes")
+                except zlib.error as exc:
+                    return self._fail(events, CloseCode.INVALID_DATA, f"compressed message is corrupt: {exc}")
+            self._size += len(payload)
             if self._decoder is not None:
                 try:
                     self._parts.append(self._decoder.decode(payload, final=bool(fin)))  # type: ignore[arg-type]
                 except UnicodeDecodeError:
-                    return self._fail(events, 1007, "text message is not valid UTF-8")
+                    return self._fail(events, CloseCode.INVALID_DATA, "text message is not valid UTF-8")
             else:
-                self._parts.append(payload)
+                self._parts.append(payload)  # type: ignore[arg-type]
             if fin:
                 parts = self._parts
                 msg: str | bytes = "".join(parts) if self._opcode == _TEXT else b"".join(parts)  # type: ignore[arg-type]
                 self._parts = []
                 self._opcode = None
                 self._decoder = None
+                self._inflater = None
                 self._size = 0
                 events.append(Message(msg))
         del buf[:pos]
@@ -211,26 +259,42 @@ class FrameParser:
 
     def _close(self, events: list[Event], payload: bytes) -> list[Event]:
         self._failed = True  # nothing is read after a close frame
+        self._release()
         if not payload:
             events.append(CloseFrame(None, ""))
             return events
         if len(payload) == 1:
-            events.append(ProtocolViolation(1002, "close frame with a 1-byte payload"))
+            events.append(ProtocolViolation(CloseCode.PROTOCOL_ERROR, "close frame with a 1-byte payload"))
             return events
         code = int.from_bytes(payload[:2], "big")
-        if not _valid_close_code(code):
-            events.append(ProtocolViolation(1002, f"invalid close code {code}"))
+        if not is_valid_close_code(code):
+            events.append(ProtocolViolation(CloseCode.PROTOCOL_ERROR, f"invalid close code {code}"))
             return events
         try:
             reason = payload[2:].decode("utf-8")
         except UnicodeDecodeError:
-            events.append(ProtocolViolation(1007, "close reason is not valid UTF-8"))
+            events.append(ProtocolViolation(CloseCode.INVALID_DATA, "close reason is not valid UTF-8"))
             return events
         events.append(CloseFrame(code, reason))
         return events
 
-    def _fail(self, events: list[Event], code: int, reason: str) -> list[Event]:
+    def _fail(self, events: list[Event], code: CloseCode, reason: str) -> list[Event]:
         self._failed = True
-        self._buf.clear()
+        self._release()
         events.append(ProtocolViolation(code, reason))
         return events
+
+    def fail(self, code: CloseCode, reason: str) -> ProtocolViolation:
+        """Stop parsing for a reason found outside the parser (a limit the server enforces)."""
+        self._failed = True
+        self._release()
+        return ProtocolViolation(code, reason)
+
+    def _release(self) -> None:
+        # Nothing more is parsed: free what an incomplete message held.
+        self._buf = bytearray()
+        self._parts = []
+        self._size = 0
+        self._opcode = None
+        self._decoder = None
+        self._inflater = None

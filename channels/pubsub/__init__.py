@@ -6,7 +6,13 @@ a broadcast, encoded once, straight into each subscriber's transport ``Sink``.
 
 from __future__ import annotations
 
-from ._fastlane import FastlaneSub as FastlaneSub, PushFrame as PushFrame, Sink as Sink, broadcast as broadcast
+from ._fastlane import (
+    FastlaneSub as FastlaneSub,
+    OrderedSink as OrderedSink,
+    PushFrame as PushFrame,
+    Sink as Sink,
+    broadcast as broadcast,
+)
 from ._pubsub import (
     Adapter as Adapter,
     AdapterFactory as AdapterFactory,

@@ -10,13 +10,15 @@ We go one step further, because a mailbox hop per subscriber costs a Trio schedu
 *sink*, and the frame bytes go to the socket from the broadcasting task itself: collected
 per socket until that task yields, then written with one non-blocking ``send()`` per
 socket (``channels.transports._writer``). For WebSocket the frame is also framed once: server frames
-are unmasked, so the bytes are identical for every subscriber.
+are unmasked, so the bytes are identical for every subscriber (and, with permessage-deflate,
+compressed once per window size: the server never keeps context between messages).
 
 Order: what one process sends a transport keeps its order, as through Phoenix's
 transport mailbox. A sink writes directly only while the transport's mailbox is empty;
 otherwise the frame queues behind what waits there (a push of the same channel, the
 transport's own join reply...). And until the transport marks a new subscription
-``ready`` (right after writing the join reply), broadcasts go through its mailbox.
+``ready`` (right after writing the join reply), broadcasts go through its mailbox. Both
+halves of that rule are :class:`OrderedSink`, which every transport's sink is.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import otp
 from ..protocol import Broadcast, Frame, Serializer, frame_to_ws_bytes
 from ._pubsub import PubSub, register_dispatcher
 
-__all__ = ["FastlaneSub", "PushFrame", "Sink", "broadcast", "fastlane_dispatcher"]
+__all__ = ["FastlaneSub", "OrderedSink", "PushFrame", "Sink", "broadcast", "fastlane_dispatcher"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +47,57 @@ class PushFrame:
 
 
 class Sink(Protocol):
-    """Where a transport takes pre-encoded frames from the fastlane."""
+    """Where a transport takes pre-encoded frames from the fastlane (see :class:`OrderedSink`)."""
 
-    #: "ws" (WebSocket-framed bytes) or "raw" (the serializer's bytes, for long-poll).
+    #: "ws", "ws+deflate/<bits>" (WebSocket-framed bytes) or "raw" (the serializer's bytes,
+    #: for long-poll): sinks with the same encoding share one encoding of a broadcast.
     encoding: str
 
-    def write_fastlane(self, frame: Frame, data: bytes) -> None:
+    def write_fastlane(self, frame: Frame, data: bytes, *, ready: bool = True) -> None:
         """Write one broadcast frame; ``data`` is ``frame`` encoded for ``encoding``."""
 
     def push(self, frame: Frame) -> None:
         """Write a channel's push or reply (from the channel's process), keeping its order."""
+
+
+class OrderedSink:
+    """The one place of the rule "write directly only while the transport's mailbox is
+    empty and the fastlane is ready" (transports subclass it).
+
+    A frame for the client is written to the socket at once, from the sending process
+    (the channel's, or the broadcaster's), only while nothing waits in the transport
+    process's mailbox; otherwise it goes there as ``PushFrame``, behind what waits, so that
+    what one process sends the client keeps its order. A broadcast also waits in the
+    mailbox until the transport marked its subscription ``ready`` (after the join reply).
+    """
+
+    __slots__ = ()
+
+    #: See :attr:`Sink.encoding`.
+    encoding: str
+
+    def transport_process(self) -> otp.Process | None:
+        """The transport process whose mailbox orders this sink's frames."""
+        raise NotImplementedError
+
+    def write_now(self, frame: Frame, data: bytes | None, broadcast: bool) -> None:
+        """Write ``frame`` now (``data``: its bytes for :attr:`encoding`, if already made)."""
+        raise NotImplementedError
+
+    def push(self, frame: Frame) -> None:
+        self._write(frame, None, False, True)
+
+    def write_fastlane(self, frame: Frame, data: bytes, *, ready: bool = True) -> None:
+        self._write(frame, data, True, ready)
+
+    def _write(self, frame: Frame, data: bytes | None, broadcast: bool, ready: bool) -> None:
+        proc = self.transport_process()
+        if proc is None:
+            return  # the transport is gone
+        if proc.mailbox or not ready:
+            proc.deliver(PushFrame(frame))
+        else:
+            self.write_now(frame, data, broadcast)
 
 
 class FastlaneSub:
@@ -109,12 +152,9 @@ class _FastlaneDispatcher:
             hit = cache.get(key)
             if hit is None:
                 frame = meta.serializer.fastlane(msg)
-                data = frame_to_ws_bytes(frame) if key[1] == "ws" else frame.data
+                data = frame.data if key[1] == "raw" else frame_to_ws_bytes(frame, key[1])
                 hit = cache[key] = (frame, data)
-            if meta.ready:
-                meta.sink.write_fastlane(hit[0], hit[1])
-            else:
-                node.send(meta.transport_pid, PushFrame(hit[0]))
+            meta.sink.write_fastlane(hit[0], hit[1], ready=meta.ready)
 
 
     def end(self) -> None:

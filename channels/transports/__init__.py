@@ -11,10 +11,11 @@ from __future__ import annotations
 from ._longpoll import LongPollOptions as LongPollOptions
 from ._messages import (
     Accept as Accept,
+    ErrorHandler as ErrorHandler,
     Refuse as Refuse,
     SessionHandler as SessionHandler,
     TransportIO as TransportIO,
 )
-from ._transport import Transport as Transport
+from ._transport import Ping as Ping, Transport as Transport
 from ._websocket import WebSocketOptions as WebSocketOptions
 from ._writer import WriterStatistics as WriterStatistics

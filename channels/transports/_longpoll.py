@@ -1,4 +1,4 @@
-"""The long-poll transport: HTTP sessions that carry channels (Phoenix.Transports.LongPoll).
+"""The long-poll transport: HTTP sessions that carry channels or raw transports (Phoenix.Transports.LongPoll).
 
 A long-poll client has no connection of its own; it has a *session*, a supervised process
 (one per client, under ``<endpoint>.LongPoll``) that plays the part the WebSocket
@@ -13,7 +13,7 @@ processes, come and take it (reference §4):
   returns what is buffered (200), or waits up to ``window_ms`` for something (then 200, or
   204 when nothing came).
 * ``POST`` publishes one text frame, or up to 100 ndjson lines, each dispatched to the
-  session and acknowledged within ``window_ms`` (``{"status":200}``, else ``408``).
+  session and acknowledged within ``pubsub_timeout_ms`` (``{"status":200}``, else ``408``).
 * Every answer is HTTP 200 with the logical status in the JSON body, ``cache-control:
   no-store`` and CORS headers; ``OPTIONS`` is a CORS preflight; a refused origin is
   ``{"status":403}``.
@@ -48,7 +48,14 @@ Where this differs from Phoenix, on purpose:
 * a session holding more than ``max_buffer_bytes`` for its client stops with
   ``Shutdown("overflow")`` (Phoenix's buffer is unbounded);
 * tokens from another node or endpoint instance start a new session: there is no
-  cross-node session lookup (§4.7), so ``pubsub_timeout_ms`` is accepted but unused.
+  cross-node session lookup (§4.7);
+* ``pubsub_timeout_ms`` bounds the wait for the session's acknowledgement of each POSTed
+  message (then 408); Phoenix waits ``window_ms`` there, and spends ``pubsub_timeout_ms`` on
+  finding the session through PubSub, which does not happen here.
+
+A raw ``channels.Transport`` (no channel protocol) is served the same way: the session runs
+its callbacks instead of a ``SocketSession``; each POSTed body (or ndjson line) is one
+``handle_in``, text the transport replies or pushes is the polls' ``messages``.
 """
 
 from __future__ import annotations
@@ -84,7 +91,9 @@ from ..protocol import (
     encode_longpoll_response,
     iter_longpoll_post,
 )
-from ._messages import PushFrame, SessionHandler, TransportIO
+from ..pubsub._fastlane import OrderedSink
+from ._messages import Accept, ErrorHandler, Refuse, SessionHandler, TransportIO
+from ._transport import Ping, Transport, interpret_result
 
 __all__ = ["LongPollConnect", "LongPollMount", "LongPollOptions", "handle_longpoll", "longpoll_children",
            "session_salt"]
@@ -102,12 +111,11 @@ _TOKEN_VERSION = "v1"
 class LongPollOptions:
     """Per-socket long-poll settings (Phoenix's ``longpoll: [...]`` options, §4.1)."""
 
-    #: How long a poll waits for messages, and a POST line for its acknowledgement (ms).
-    #: A session not polled for 1.5 * this long stops.
+    #: How long a poll waits for messages (ms). A session not polled for 1.5 * this long stops.
     window_ms: int = 10_000
-    #: Accepted for compatibility with Phoenix's option: sessions are always local here
-    #: (a token from another node or endpoint instance means "new session"), so there is
-    #: no cross-node lookup to time out.
+    #: How long a POST waits for the session to take each message (ms); a message it has
+    #: not acknowledged by then answers ``{"status":408}``. (Phoenix waits ``window_ms`` for
+    #: that, and uses this option to find the session through PubSub; sessions are local here.)
     pubsub_timeout_ms: int = 2_000
     #: Seconds a session token stays valid (Phoenix's ``crypto: [max_age: ...]``, 2 weeks).
     max_age: float = 1_209_600
@@ -115,10 +123,18 @@ class LongPollOptions:
     #: client is not keeping up and the session stops with ``Shutdown("overflow")`` (the
     #: long-poll form of the WebSocket slow-consumer close).
     max_buffer_bytes: int = 8 * 1024 * 1024
+    #: Where long-poll is served, below the mount's path (may hold ``:vars``, which join the
+    #: params), as ``WebSocketOptions.path``.
+    path: str = "/longpoll"
+    #: What a ``connect`` that returned ``Refuse(reason)`` answers (default: ``{"status":403}``);
+    #: see ``WebSocketOptions.error_handler``.
+    error_handler: ErrorHandler | None = None
 
     def __post_init__(self) -> None:
         if self.window_ms <= 0:
             raise ValueError(f"window_ms must be positive, got {self.window_ms!r}")
+        if self.pubsub_timeout_ms <= 0:
+            raise ValueError(f"pubsub_timeout_ms must be positive, got {self.pubsub_timeout_ms!r}")
         if self.max_age <= 0:
             raise ValueError(f"max_age must be positive, got {self.max_age!r}")
         if self.max_buffer_bytes <= 0:
@@ -130,17 +146,23 @@ class LongPollOptions:
         return self.window_ms / 1000
 
     @property
+    def dispatch_timeout(self) -> float:
+        """``pubsub_timeout_ms`` in seconds."""
+        return self.pubsub_timeout_ms / 1000
+
+    @property
     def inactive_after(self) -> float:
         """Seconds without a poll after which a session stops (1.5 * ``window_ms``)."""
         return 1.5 * self.window_ms / 1000
 
 
 #: Run the socket's ``connect`` in the session process ``transport_pid`` with ``(params,
-#: connect_info, vsn, transport_pid)``: the serializer and the session opener, or None (refused).
+#: connect_info, vsn, transport_pid)``: the serializer and the session opener, or the
+#: ``Refuse`` (its reason for the ``error_handler``, None for a plain refusal).
 #: The endpoint makes it; long-poll does not import the channel layer.
 LongPollConnect = Callable[
     [Mapping[str, Any], Mapping[str, Any], "str | None", otp.Pid],
-    Awaitable["tuple[Serializer, Callable[[TransportIO], SessionHandler]] | None"],
+    Awaitable["tuple[Serializer, Callable[[TransportIO], SessionHandler]] | Refuse"],
 ]
 
 
@@ -169,6 +191,8 @@ class LongPollMount:
     connect: LongPollConnect
     #: The mount itself: a session token is valid on the mount that made it only.
     identity: object
+    #: A raw transport class: the session runs it instead of ``connect``'s channel session.
+    transport: type[Transport] | None = None
 
 
 # -- shared state -------------------------------------------------------------------------------
@@ -201,7 +225,7 @@ class _Overflow:
     size: int
 
 
-class _LongPollIO:
+class _LongPollIO(OrderedSink):
     """The ``TransportIO`` and fastlane ``Sink`` of one session, shared with the polls."""
 
     encoding = "raw"
@@ -229,20 +253,14 @@ class _LongPollIO:
     def write_frame(self, frame: Frame) -> None:
         self._append(frame, frame.data)
 
-    def push(self, frame: Frame) -> None:
-        # A channel's push or reply: in order with what the session has queued (see
-        # _websocket._WebSocketIO.push).
-        self.write_fastlane(frame, frame.data)
+    # OrderedSink: pushes and broadcasts are appended in order with what the session has
+    # queued (``PushFrame`` in its mailbox).
 
-    def write_fastlane(self, frame: Frame, data: bytes) -> None:
-        # Keep per-sender order (see _websocket._WebSocketIO.write_fastlane): while the
-        # session has messages waiting (a push from the same channel, say), the broadcast
-        # goes behind them.
-        proc = self.node.process(self.pid)
-        if proc is not None and proc.mailbox:
-            proc.deliver(PushFrame(frame))
-        else:
-            self._append(frame, data)
+    def transport_process(self) -> otp.Process | None:
+        return self.node.process(self.pid)
+
+    def write_now(self, frame: Frame, data: bytes | None, broadcast: bool) -> None:
+        self._append(frame, frame.data if data is None else data)
 
     def close(self, code: int, reason: otp.ExitReason) -> None:
         if self.close_code is None:
@@ -333,7 +351,40 @@ class _SessionArgs:
 
 @dataclass(frozen=True, slots=True)
 class _Connect:
-    """poll → session (call): run the socket's ``connect``; the answer is True when accepted."""
+    """poll → session (call): run the socket's ``connect``; the answer is True, or the ``Refuse``."""
+
+
+class _RawSession:
+    """A raw ``Transport`` in a long-poll session: its callbacks, and what they push."""
+
+    def __init__(self, transport: Transport, state: Any, io: _LongPollIO) -> None:
+        self.transport = transport
+        self.state = state
+        self.io = io
+        self.name = type(transport).__qualname__
+
+    def summary(self) -> dict[str, Any]:
+        return {"socket": self.name}
+
+    def _apply(self, callback: str, res: Any) -> otp.ExitReason | None:
+        self.state, data, stop = interpret_result(self.name, callback, res)
+        if isinstance(data, str):
+            self.io.write_frame(Frame(Opcode.TEXT, data.encode()))
+        elif isinstance(data, bytes):
+            self.io.write_frame(Frame(Opcode.BINARY, data))  # dropped and logged: text only
+        elif isinstance(data, Ping):
+            logger.debug("long-poll session %s: %s sent a ping; long-poll has no control frames",
+                         self.io.pid, self.name)
+        return stop
+
+    async def handle_in(self, data: str | bytes) -> otp.ExitReason | None:
+        return self._apply("handle_in", await self.transport.handle_in(data, self.state))
+
+    async def handle_info(self, msg: Any) -> otp.ExitReason | None:
+        return self._apply("handle_info", await self.transport.handle_info(msg, self.state))
+
+    async def terminate(self, reason: otp.ExitReason) -> None:
+        await self.transport.terminate(reason, self.state)
 
 
 @dataclass(eq=False)
@@ -342,6 +393,7 @@ class _State:
     io: _LongPollIO | None = None
     session: SessionHandler | None = None
     serializer: Serializer | None = None
+    raw: _RawSession | None = None
 
 
 class _LongPollSession(otp.GenServer[_State]):
@@ -357,18 +409,23 @@ class _LongPollSession(otp.GenServer[_State]):
     async def init(self, arg: _SessionArgs) -> otp.Ok[_State]:
         return otp.Ok(_State(arg))
 
-    async def _connect(self, state: _State) -> bool:
+    async def _connect(self, state: _State) -> Refuse | None:
         me = otp.current_process()
         assert me is not None
         arg = state.args
         mount = arg.mount
-        connected = await mount.connect(arg.params, arg.connect_info, arg.vsn, me.pid)
-        if connected is None:
-            return False
-        state.serializer, open_session = connected
         io = _LongPollIO(me.node, me.pid, arg.session_id, mount.identity, mount.options.max_buffer_bytes)
+        if mount.transport is not None:
+            refused = await self._connect_raw(state, mount.transport, io)
+            if refused is not None:
+                return refused
+        else:
+            connected = await mount.connect(arg.params, arg.connect_info, arg.vsn, me.pid)
+            if isinstance(connected, Refuse):
+                return connected
+            state.serializer, open_session = connected
+            state.session = open_session(io)  # also subscribes this process to the socket id
         state.io = io
-        state.session = open_session(io)  # also subscribes this process to the socket id
         sessions = arg.registry.sessions
         sessions[arg.session_id] = io
 
@@ -379,15 +436,35 @@ class _LongPollSession(otp.GenServer[_State]):
 
         me.add_exit_hook(forget)
         otp.send_after(mount.options.inactive_after, me.pid, _CheckInactive())
-        return True
+        return None
+
+    async def _connect_raw(self, state: _State, cls: type[Transport], io: _LongPollIO) -> Refuse | None:
+        arg = state.args
+        transport = cls()
+        transport.transport = "longpoll"
+        result: Any = await transport.connect(arg.params, arg.connect_info)
+        if isinstance(result, Refuse):
+            logger.info("%s refused a connection: %r", arg.mount.handler_name, result.reply)
+            return result
+        if not isinstance(result, Accept):
+            logger.error("%s.connect returned an invalid value (expected Accept(state) | Refuse()), got: %r",
+                         arg.mount.handler_name, result)
+            return Refuse()
+        state.raw = _RawSession(transport, await transport.init(result.socket), io)
+        return None
+
+    async def terminate(self, reason: otp.ExitReason, state: _State) -> None:
+        if state.raw is not None:
+            await state.raw.terminate(reason)
 
     def format_status(self, state: _State) -> Any:
         io = state.io
-        if io is None or state.session is None:
+        session = state.session or state.raw
+        if io is None or session is None:
             return {"transport": "longpoll", "state": "connecting"}
         return {
             "transport": "longpoll",
-            **state.session.summary(),
+            **session.summary(),
             "buffered": len(io.buffer),
             "buffered_bytes": io.buffered_bytes,
             "polling": io.waiter is not None,
@@ -398,9 +475,12 @@ class _LongPollSession(otp.GenServer[_State]):
                           ) -> otp.Reply[_State] | otp.Stop[_State]:
         io, session, serializer = state.io, state.session, state.serializer
         if type(request) is _Connect and io is None:
-            if await self._connect(state):
+            refused = await self._connect(state)
+            if refused is None:
                 return otp.Reply(True, state)
-            return otp.Stop(otp.Shutdown("refused"), state, reply=False)
+            return otp.Stop(otp.Shutdown("refused"), state, reply=refused)
+        if type(request) is _Dispatch and state.raw is not None and io is not None:
+            return await self._dispatch_raw(request, state.raw, state)
         if type(request) is not _Dispatch or io is None or session is None or serializer is None:
             raise RuntimeError(f"long-poll session got an unexpected call: {request!r}")
         try:
@@ -413,8 +493,22 @@ class _LongPollSession(otp.GenServer[_State]):
             return otp.Stop(io.exit_reason, state, reply="ok")
         return otp.Reply("ok", state)
 
+    async def _dispatch_raw(self, request: _Dispatch, raw: _RawSession, state: _State
+                            ) -> otp.Reply[_State] | otp.Stop[_State]:
+        data: str | bytes = request.data
+        if not request.binary:
+            try:
+                data = request.data.decode()
+            except UnicodeDecodeError:
+                logger.warning("stopping long-poll session %s: a text message is not UTF-8", raw.io.pid)
+                return otp.Stop(otp.Shutdown("invalid_message"), state, reply="invalid")
+        stop = await raw.handle_in(data)
+        if stop is not None:
+            return otp.Stop(stop, state, reply="ok")
+        return otp.Reply("ok", state)
+
     async def handle_info(self, msg: Any, state: _State) -> otp.NoReply[_State] | otp.Stop[_State]:
-        io, session = state.io, state.session
+        io, session = state.io, state.session or state.raw
         if io is None or session is None:
             logger.debug("long-poll session %s ignored message %r before connecting", otp.self(), msg)
             return otp.NoReply(state)
@@ -430,7 +524,11 @@ class _LongPollSession(otp.GenServer[_State]):
             logger.warning("stopping long-poll session %s: its client does not poll fast enough "
                            "(%d bytes waiting, max_buffer_bytes=%d)", io.pid, msg.size, io.max_buffer_bytes)
             return otp.Stop(otp.Shutdown("overflow"), state)
-        if not session.handle_info(msg):
+        if state.raw is not None:
+            stop = await state.raw.handle_info(msg)
+            return otp.NoReply(state) if stop is None else otp.Stop(stop, state)
+        assert state.session is not None
+        if not state.session.handle_info(msg):
             logger.debug("long-poll session %s ignored message %r", io.pid, msg)
         if io.close_code is not None:
             return otp.Stop(io.exit_reason, state)
@@ -460,7 +558,8 @@ async def handle_longpoll(mount: LongPollMount, request: Request, body: BodyRead
                           path_params: Mapping[str, Any], *, origin_allowed: bool) -> Response:
     """Serve one long-poll request (GET, POST or OPTIONS) in the calling connection process.
 
-    The endpoint routes here only for a ``channels.Socket`` mount, and checks the origin.
+    The endpoint routes here for a ``channels.Socket`` or ``channels.Transport`` mount, and checks
+    the origin.
     """
     if not origin_allowed:
         return _status(403)
@@ -532,7 +631,14 @@ async def _new_session(mount: LongPollMount, registry: _Registry, request: Reque
     except otp.CallError as exc:
         logger.error("%s.connect crashed (long-poll): %r", mount.handler_name, exc.reason)
         return _status(500)
-    if not accepted:
+    if isinstance(accepted, Refuse):
+        handler = mount.options.error_handler
+        if handler is not None and accepted.reply is not None:
+            try:
+                return handler(request, accepted.reply)
+            except Exception:
+                logger.exception("the error_handler of %s crashed", mount.handler_name)
+                return _status(500)
         return _status(403)
     return _messages(410, _sign(mount, registry, pid, session_id), [])
 
@@ -578,10 +684,10 @@ async def _publish(io: _LongPollIO, request: Request, body: BodyReader, options:
     try:
         for data, binary in iter_longpoll_post(raw, request.header("content-type")):
             try:
-                ack = await otp.call(io.pid, _Dispatch(data, binary), timeout=options.window)
+                ack = await otp.call(io.pid, _Dispatch(data, binary), timeout=options.dispatch_timeout)
             except otp.CallTimeout:
-                logger.info("long-poll session %s did not acknowledge a message within %d ms",
-                            io.pid, options.window_ms)
+                logger.info("long-poll session %s did not acknowledge a message within %d ms "
+                            "(pubsub_timeout_ms)", io.pid, options.pubsub_timeout_ms)
                 status = 408
                 break
             except otp.CallError:

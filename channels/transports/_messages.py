@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import otp
 
+from ..http import Request, Response
 from ..protocol import Frame, Message
 from ..pubsub._fastlane import PushFrame as PushFrame, Sink
 
@@ -26,6 +28,11 @@ class Refuse:
     """A refused ``connect`` (``:error`` / ``{:error, reason}``) or join (``{:error, reply}``)."""
 
     reply: Any = None
+
+
+#: A transport's ``error_handler`` option: the HTTP answer to a ``connect`` that returned
+#: ``Refuse(reason)``, from the request and the reason (Phoenix's ``:error_handler``).
+ErrorHandler = Callable[[Request, Any], Response]
 
 
 @dataclass(frozen=True, slots=True)

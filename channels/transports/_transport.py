@@ -1,45 +1,69 @@
-"""Raw transport sockets: WebSocket endpoints without the channel protocol (Phoenix.Socket.Transport).
+"""Raw transport sockets: endpoints without the channel protocol (Phoenix.Socket.Transport).
 
-Example: an echo socket mounted at ``/echo/websocket``::
+Example: an echo socket mounted at ``/echo/websocket`` (and ``/echo/longpoll``)::
 
     class EchoSocket(channels.Transport):
         async def handle_in(self, data, state):
             return channels.Reply(data, state)      # str → text frame, bytes → binary
 
-    endpoint = channels.Endpoint(sockets=[channels.SocketMount("/echo", EchoSocket)])
+    endpoint = channels.Endpoint(sockets=[channels.SocketMount("/echo", EchoSocket, longpoll=True)])
 
-The connection process runs the callbacks one at a time: ``connect`` (before the
-upgrade; ``Refuse`` answers 403), ``init`` (after it), ``handle_in`` for each client message,
-``handle_info`` for every other message sent to the connection process (its pid is
-``state``-independent: ``otp.self()`` inside a callback), ``terminate`` at the end.
+The same class serves WebSocket and long-poll (``self.transport`` says which). The
+connection process (a long-poll session, for long-poll) runs the callbacks one at a time:
+``connect`` (before the upgrade; ``Refuse()`` answers 403, ``Refuse(reason)`` goes to the
+transport's ``error_handler``), ``init`` (after it), ``handle_in`` for each client message
+(over long-poll: each POST body, or ndjson line), ``handle_control`` for each ping and pong
+(WebSocket only, and only if the class defines it), ``handle_info`` for every other message
+sent to the process (``otp.self()`` inside a callback), ``terminate`` at the end.
 Results are the otp shapes: ``NoReply(state)``, ``Reply(data, state)`` (data is pushed to
-the client), ``Stop(reason, state)``.
+the client: ``str`` a text frame, ``bytes`` a binary one, ``Ping(payload)`` a ping),
+``Stop(reason, state)``. Over long-poll, text goes to the client's next poll; binary frames
+and pings are not carried: they are logged and dropped (Phoenix would put their payload in
+the poll; README, "Differences from Phoenix").
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
-
-import trio
 
 import otp
 
-from ..protocol import Opcode, encode_ws_close, encode_ws_frame
-from ._messages import IDLE_CHECK, Accept, IdleCheck, Overflow, Refuse
-from ._writer import SocketWriter
-from ._wsconn import HandshakeFailed, accept_websocket
+from ..protocol import CloseCode
+from ._messages import Accept, Refuse
+from ._websocket import WebSocketIO
 
-__all__ = ["Transport", "run_transport"]
+__all__ = ["Ping", "Transport", "TransportHandler", "TransportResult", "defines_handle_control",
+           "interpret_result"]
 
-logger = logging.getLogger("channels.transport")
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A WebSocket ping for the client, as a ``Reply`` value: ``Reply(Ping(b"data"), state)``.
+
+    Phoenix's ``{:reply, :ok, {:ping, data}, state}`` / ``{:push, {:ping, data}, state}``.
+    The client answers with a pong, which ``handle_control`` receives. RFC 6455 limits
+    control payloads to 125 bytes.
+    """
+
+    payload: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.payload, bytes) or len(self.payload) > 125:
+            raise ValueError(f"a ping payload is at most 125 bytes, got {self.payload!r:.60}")
+
+
+#: What a callback returns: ``Reply(data, state)`` (data: str, bytes or Ping),
+#: ``NoReply(state)`` or ``Stop(reason, state)``.
+TransportResult = otp.Reply[Any] | otp.NoReply[Any] | otp.Stop[Any]
 
 
 class Transport:
-    """Base class of raw WebSocket transports."""
+    """Base class of raw transports (WebSocket and long-poll)."""
+
+    #: ``"websocket"`` or ``"longpoll"``: set on each connection's instance before ``connect``.
+    transport: str = "websocket"
 
     async def connect(self, params: Mapping[str, Any], connect_info: Mapping[str, Any]) -> Accept[Any] | Refuse:
         """Accept (``Accept(state)``; note: any state, not only a socket) or refuse (``Refuse()``)."""
@@ -57,110 +81,96 @@ class Transport:
         """Any other message sent to the connection process."""
         return otp.NoReply(state)
 
+    async def handle_control(self, opcode: str, payload: bytes, state: Any) -> TransportResult:
+        """A ping or pong from the client (``opcode`` is ``"ping"`` or ``"pong"``), WebSocket only.
+
+        Phoenix's optional ``handle_control/2``. Pings are answered with a pong by the
+        server whether or not this is defined; when a subclass does not define it, control
+        frames are not delivered at all.
+        """
+        return otp.NoReply(state)
+
     async def terminate(self, reason: otp.ExitReason, state: Any) -> None:
         """The connection is ending."""
 
 
-@dataclass(frozen=True, slots=True)
-class _In:
-    data: str | bytes
+def interpret_result(name: str, callback: str, res: Any) -> tuple[Any, str | bytes | Ping | None,
+                                                                 otp.ExitReason | None]:
+    """A callback's result as ``(state, data to send or None, stop reason or None)``.
+
+    Raises:
+        otp.BadReturnError: ``res`` is not a result shape, or replies with something other
+            than ``str``, ``bytes`` or ``Ping``.
+    """
+    if isinstance(res, otp.Reply):
+        data = res.reply
+        if isinstance(data, bytearray | memoryview):
+            data = bytes(data)
+        if not isinstance(data, str | bytes | Ping):
+            raise otp.BadReturnError(f"{name}.{callback} replied with {data!r}; expected str, bytes or Ping")
+        return res.state, data, None
+    if isinstance(res, otp.NoReply):
+        return res.state, None, None
+    if isinstance(res, otp.Stop):
+        return res.state, None, res.reason
+    raise otp.BadReturnError(
+        f"expected {name}.{callback} to return Reply(data, state) | NoReply(state) | "
+        f"Stop(reason, state), got: {res!r}"
+    )
 
 
-@dataclass(frozen=True, slots=True)
-class _Closed:
-    code: int | None
+def defines_handle_control(transport: Transport) -> bool:
+    """Whether the transport's class defines ``handle_control`` (else control frames are not delivered)."""
+    return type(transport).handle_control is not Transport.handle_control
 
 
-async def run_transport(transport: Transport, state: Any, stream: trio.SocketStream, replay: bytes, *,
-                        subprotocol: str | None, max_frame_size: int, max_outbox_bytes: int,
-                        timeout: float) -> None:
-    """Run a raw transport in the current (connection) process until it ends."""
-    me = otp.current_process()
-    assert me is not None
-    name = type(transport).__qualname__
-    reason: otp.ExitReason = otp.NORMAL
-    async with trio.open_nursery() as nursery:
-        writer = SocketWriter(stream.socket.fileno(), nursery, max_outbox=max_outbox_bytes,
-                              on_close=lambda why: me.deliver(Overflow(why)))
-        try:
-            conn = await accept_websocket(stream, replay, writer, subprotocol=subprotocol)
-        except HandshakeFailed as exc:  # the writer is closed
-            logger.info("WebSocket handshake with %s failed: %s", me.pid, exc)
-            nursery.cancel_scope.cancel()
-            return
-        me.summary = lambda: {"transport": "websocket", "socket": name, "outbox_bytes": writer.outbox_bytes}
-        state = await transport.init(state)
-        me.trap_exit = True  # the endpoint's shutdown closes with 1012 (see _websocket)
-        nursery.start_soon(partial(conn.run_reader, lambda data: me.deliver(_In(data)),
-                                   lambda code: me.deliver(_Closed(code)), max_message_size=max_frame_size))
-        last_in = trio.current_time()
-        client_closed = False
-        otp.send_after(timeout, me.pid, IDLE_CHECK)  # one timer, re-armed lazily (see _websocket)
-        try:
-            while True:
-                msg = await me.receive()
-                if type(msg) is IdleCheck:
-                    idle = trio.current_time() - max(last_in, conn.last_in)
-                    if idle >= timeout:
-                        reason = otp.Shutdown("idle_timeout")
-                        break
-                    otp.send_after(timeout - idle, me.pid, IDLE_CHECK)
-                    continue
-                if type(msg) is _Closed:
-                    client_closed = True
-                    break
-                if type(msg) is Overflow:
-                    if writer.closed:  # the socket is gone, not a slow client
-                        client_closed = True
-                        break
-                    logger.warning("closing %s connection %s: the client cannot keep up (%s)", name, me.pid,
-                                   msg.reason)
-                    reason = otp.Shutdown("overflow")
-                    await writer.finish(encode_ws_close(1013, "client too slow"), 5.0)
-                    client_closed = True
-                    break
-                if type(msg) is otp.Exit:
-                    if msg.pid is me.parent:
-                        reason = otp.SHUTDOWN
-                        break
-                    continue
-                if type(msg) is _In:
-                    last_in = trio.current_time()
-                    res = await transport.handle_in(msg.data, state)
-                    callback = "handle_in"
-                else:
-                    res = await transport.handle_info(msg, state)
-                    callback = "handle_info"
-                if isinstance(res, otp.Reply):
-                    data = res.reply
-                    if isinstance(data, str):
-                        writer.write_nowait(encode_ws_frame(Opcode.TEXT, data.encode()))
-                    elif isinstance(data, bytes | bytearray | memoryview):
-                        writer.write_nowait(encode_ws_frame(Opcode.BINARY, bytes(data)))
-                    else:
-                        raise otp.BadReturnError(f"{name}.{callback} replied with {data!r}; expected str or bytes")
-                    state = res.state
-                elif isinstance(res, otp.NoReply):
-                    state = res.state
-                elif isinstance(res, otp.Stop):
-                    state, reason = res.state, res.reason
-                    break
-                else:
-                    raise otp.BadReturnError(
-                        f"expected {name}.{callback} to return Reply(data, state) | NoReply(state) | "
-                        f"Stop(reason, state), got: {res!r}"
-                    )
-            if not client_closed and writer.accepting and conn.open:
-                code = 1012 if reason is otp.SHUTDOWN else 1000 if otp.is_normal_exit(reason) else 1011
-                conn.start_close(code)
-                with trio.move_on_after(5.0):
-                    await me.receive(lambda m: type(m) is _Closed)
-        except Exception as exc:
-            await transport.terminate(exc, state)
-            raise
-        finally:
-            writer.close()
-            nursery.cancel_scope.cancel()
-    await transport.terminate(reason, state)
-    if not otp.is_normal_exit(reason):
-        raise otp.ProcessExit(reason)
+
+class TransportHandler:
+    """The WebSocket loop's handler for a raw :class:`Transport` (``_websocket.run_websocket``)."""
+
+    __slots__ = ("io", "name", "state", "transport", "wants_control")
+
+    def __init__(self, transport: Transport, state: Any) -> None:
+        self.transport = transport
+        self.state = state
+        self.name = type(transport).__qualname__
+        self.io: WebSocketIO | None = None
+        #: Whether the loop delivers pings and pongs (the class defines ``handle_control``).
+        self.wants_control = False
+
+    def summary(self) -> dict[str, Any]:
+        return {"socket": self.name}
+
+    async def init(self, io: WebSocketIO) -> None:
+        self.io = io
+        self.state = await self.transport.init(self.state)
+        self.wants_control = defines_handle_control(self.transport)
+
+    def handle_in_nowait(self, data: str | bytes) -> bool:
+        return False  # every callback is a coroutine
+
+    async def handle_in(self, data: str | bytes) -> None:
+        self._result(await self.transport.handle_in(data, self.state), "handle_in")
+
+    async def handle_info(self, msg: Any) -> None:
+        self._result(await self.transport.handle_info(msg, self.state), "handle_info")
+
+    async def handle_control(self, opcode: str, payload: bytes) -> None:
+        """A ping or pong from the client (the loop calls it only when ``wants_control``)."""
+        self._result(await self.transport.handle_control(opcode, payload, self.state), "handle_control")
+
+    def _result(self, res: Any, callback: str) -> None:
+        io = self.io
+        assert io is not None
+        self.state, data, stop = interpret_result(self.name, callback, res)
+        if isinstance(data, Ping):
+            io.send_ping(data.payload)
+        elif data is not None:
+            io.send(data)
+        if stop is not None:
+            code = (CloseCode.SERVICE_RESTART if stop is otp.SHUTDOWN
+                    else CloseCode.NORMAL if otp.is_normal_exit(stop) else CloseCode.INTERNAL_ERROR)
+            io.close(code, stop)
+
+    async def terminate(self, reason: otp.ExitReason) -> None:
+        await self.transport.terminate(reason, self.state)

@@ -14,9 +14,13 @@ The outbox is bounded in bytes: a client that cannot keep up is closed (the stat
 is ``on_close``: the transport closes the client with 1013), so it never slows a broadcast
 to anyone else.
 
-One writer per socket: the handshake response trio-websocket writes, our pongs and close
-frames and every channel frame go through this same queue (``channels.transports._wsconn``), so no
-frame can interleave with another, whoever wrote it.
+One writer per socket: the handshake response, our pongs and close frames and every
+channel frame go through this same queue (``channels.transports._websocket``), so no frame
+can interleave with another, whoever wrote it.
+
+The socket is an ``otp.OwnedFd`` of the connection process: the flusher is a task of that
+process's node (``OwnedFd.start_soon``) and waits with ``OwnedFd.wait_writable``, which a
+message to the process does not end; ``OwnedFd.close()`` ends it.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ import collections
 import errno
 import logging
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import trio
+
+import otp
 
 __all__ = ["SocketWriter", "WriterStatistics"]
 
@@ -63,7 +70,6 @@ class SocketWriter:
     __slots__ = (
         "_drained",
         "_flushing",
-        "_nursery",
         "_pending",
         "accepting",
         "bytes_written",
@@ -76,13 +82,14 @@ class SocketWriter:
         "on_close",
         "outbox",
         "outbox_bytes",
+        "owned",
         "queued_writes",
     )
 
-    def __init__(self, fd: int, nursery: trio.Nursery | None, *, max_outbox: int,
+    def __init__(self, owned: otp.OwnedFd, *, max_outbox: int,
                  on_close: Callable[[str], None] | None = None) -> None:
-        self.fd = fd
-        self._nursery = nursery
+        self.owned = owned
+        self.fd = owned.fd
         self.max_outbox = max_outbox
         self.on_close = on_close
         # Made when something has to wait (most connections never have a backlog).
@@ -113,7 +120,7 @@ class SocketWriter:
         pending = self._pending
         if pending is None:
             self._pending = [data]
-            _coalescer().add(self)
+            _coalescer(self.owned).add(self)
         else:
             pending.append(data)
         return True
@@ -174,12 +181,9 @@ class SocketWriter:
     def _start_flusher(self) -> None:
         if not self._flushing:
             self._flushing = True
-            if self._nursery is not None:
-                self._nursery.start_soon(self._flush)
-            else:
-                # No nursery per connection (it costs ~1.5 KiB on each): the rare flusher
-                # is a system task, and ends with the socket (closing it wakes the wait).
-                trio.lowlevel.spawn_system_task(self._flush_quietly, name="channels-flush")
+            # No nursery per connection (it costs ~1.5 KiB on each): the rare flusher is a
+            # task of the node, and ends with the socket (closing the OwnedFd wakes it).
+            self.owned.start_soon(self._flush_quietly, name="channels-flush")
 
     async def _flush_quietly(self) -> None:
         try:
@@ -190,15 +194,7 @@ class SocketWriter:
     async def _flush(self) -> None:
         try:
             while self.outbox and not self.closed:
-                try:
-                    await trio.lowlevel.wait_writable(self.fd)
-                except trio.ClosedResourceError:
-                    if self.closed:
-                        raise
-                    # Not closed: the owner's ``otp.Process.wait_readable`` was woken by a
-                    # message (notify_closing wakes every waiter on the fd). The socket
-                    # is closed only after this writer (``close()`` comes first).
-                    continue
+                await self.owned.wait_writable()
                 if self.closed:  # closed while we waited
                     break  # type: ignore[unreachable]
                 if len(self.outbox) == 1:
@@ -289,16 +285,16 @@ class SocketWriter:
 class _Coalescer:
     """Writes the frames that writers collected with ``write_coalesced``, one syscall each.
 
-    One system task per Trio run. It is woken by the first pending frame, lets the
+    One task per node (under the node's nursery). It is woken by the first pending frame, lets the
     broadcasting task go on for one more scheduler pass (so that a burst piles up), then
     flushes every writer that has something pending.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owned: otp.OwnedFd) -> None:
         self.dirty: list[SocketWriter] = []
         self.task: trio.lowlevel.Task | None = None
         self.waiting = False
-        trio.lowlevel.spawn_system_task(self._run, name="channels-write-coalescer")
+        owned.start_soon(self._run, name="channels-write-coalescer")
 
     def add(self, writer: SocketWriter) -> None:
         self.dirty.append(writer)
@@ -319,12 +315,12 @@ class _Coalescer:
                 writer.flush_pending()
 
 
-_COALESCER: trio.lowlevel.RunVar[_Coalescer | None] = trio.lowlevel.RunVar("channels_coalescer", default=None)
+_COALESCERS: weakref.WeakKeyDictionary[otp.Node, _Coalescer] = weakref.WeakKeyDictionary()
 
 
-def _coalescer() -> _Coalescer:
-    c = _COALESCER.get()
+def _coalescer(owned: otp.OwnedFd) -> _Coalescer:
+    node = owned.owner.node
+    c = _COALESCERS.get(node)
     if c is None:
-        c = _Coalescer()
-        _COALESCER.set(c)
+        c = _COALESCERS[node] = _Coalescer(owned)
     return c

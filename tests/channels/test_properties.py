@@ -1,5 +1,9 @@
 """A property of the socket protocol over a real socket: random joins, leaves, pushes and
-server-side stops on a few topics agree with a model of which topics are joined."""
+server-side stops on a few topics agree with a model of which topics are joined.
+
+Joins use a join_ref different from their ref (``"j" + ref``), as Phoenix's own test client
+does, so the model also checks Phoenix 1.8's join_ref rule: every reply, push, phx_close
+carries the client's join_ref, and a message keyed by the join's ref instead is stale."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from ._app import make_endpoint
 TOPICS = ["room:a", "room:b", "room:c"]
 LIMIT = 2  # LimitedSocket.max_channels_per_transport
 
-ops = st.lists(st.tuples(st.sampled_from(["join", "leave", "echo", "stop"]), st.sampled_from(TOPICS)),
+ops = st.lists(st.tuples(st.sampled_from(["join", "leave", "echo", "stale", "stop"]), st.sampled_from(TOPICS)),
                max_size=25)
 
 
@@ -31,18 +35,19 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
                 payload = {"i": i}
                 if op == "join":
                     ref = client.next_ref()
-                    await client.send(Message(topic, "phx_join", {}, ref, ref))
+                    new = f"j{ref}"
+                    await client.send(Message(topic, "phx_join", {}, ref, new))
                     if topic in joined:
                         old = joined[topic]
-                        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, ref)
+                        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, new)
                         assert await client.receive() == Message(topic, "phx_close", {}, old, old)
-                        joined[topic] = ref
+                        joined[topic] = new
                     elif len(joined) >= LIMIT:
                         assert await client.receive() == ReplyMessage(
-                            topic, "error", {"reason": "too many channels joined"}, ref, ref)
+                            topic, "error", {"reason": "too many channels joined"}, ref, new)
                     else:
-                        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, ref)
-                        joined[topic] = ref
+                        assert await client.receive() == ReplyMessage(topic, "ok", {}, ref, new)
+                        joined[topic] = new
                 elif op == "leave":
                     jr = joined.get(topic)
                     ref = await client.push(topic, "phx_leave", {}, join_ref=jr)
@@ -56,6 +61,12 @@ async def test_random_join_leave_push_sequences_match_the_model(sequence: list[t
                     if jr is not None:
                         assert await client.receive() == ReplyMessage(topic, "ok", payload, ref, jr)
                     else:
+                        assert await client.receive() == ReplyMessage(
+                            topic, "error", {"reason": "unmatched topic"}, ref, None)
+                elif op == "stale":  # keyed by the join's ref, not its join_ref: dropped if joined
+                    jr = joined.get(topic)
+                    ref = await client.push(topic, "echo", payload, join_ref=str(jr)[1:] if jr else "0")
+                    if jr is None:
                         assert await client.receive() == ReplyMessage(
                             topic, "error", {"reason": "unmatched topic"}, ref, None)
                 else:  # a graceful stop decided by the server

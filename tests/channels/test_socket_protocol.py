@@ -51,18 +51,18 @@ async def test_join_ok_with_reply_returns_the_reply(ep: testing.RunningEndpoint)
     assert await client.join("room:1", {"reply": {"welcome": [1, 2]}}) == ("ok", {"welcome": [1, 2]})
 
 
-async def test_join_reply_echoes_the_join_ref_as_the_seed_transcript_shows(ep: testing.RunningEndpoint) -> None:
-    # The issue asks the seed's wscat transcripts to replay exactly: there a join sent as
-    # ["1","3","wild:1:3","phx_join",{}] is answered ["3","3",...]. So the join reply's
-    # join_ref is the join's ref (the JS client always sends join_ref == ref, so it sees
-    # no difference); pushes, phx_close and the stale check use the join_ref it sent.
+async def test_join_reply_echoes_the_clients_join_ref_not_the_joins_ref(ep: testing.RunningEndpoint) -> None:
+    # Phoenix 1.7/1.8 (socket.ex handle_in/4): the join reply carries the join_ref the client
+    # sent, and that join_ref (not the join's ref) is the key of later messages. The seed
+    # transcript's ["3","3",...] is Phoenix <= 1.6 (README, "The seed transcript and
+    # join_ref"); test_join_ref.py covers every other kind of reply.
     client = await testing.connect(ep)
     await client.send(Message("room:1", "phx_join", {}, "R5", "J1"))
-    await client.assert_reply("R5", "ok", {}, join_ref="R5")
+    await client.assert_reply("R5", "ok", {}, join_ref="J1")
     stale = await client.push("room:1", "echo", {"a": 1}, join_ref="R5")
     await client.refute_reply(stale)
     ok = await client.push("room:1", "echo", {"a": 2}, join_ref="J1")
-    await client.assert_reply(ok, "ok")
+    await client.assert_reply(ok, "ok", join_ref="J1")
 
 
 async def test_join_refused_replies_error_and_terminates_unjoined_without_phx_close(
@@ -97,7 +97,7 @@ async def test_join_on_unmatched_topic_replies_with_null_join_ref_and_logs(
     client = await testing.connect(ep)
     await client.send(Message("nowhere:1", "phx_join", {}, "4", "4"))
     await client.assert_reply("4", "error", {"reason": "unmatched topic"}, topic="nowhere:1", join_ref=None)
-    assert any("Ignoring unmatched topic 'nowhere:1'" in r.getMessage() for r in caplog.records)
+    assert any('Ignoring unmatched topic "nowhere:1"' in r.getMessage() for r in caplog.records)
 
 
 async def test_join_beyond_max_channels_per_transport_is_refused(ep: testing.RunningEndpoint) -> None:

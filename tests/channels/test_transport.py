@@ -113,25 +113,6 @@ async def test_plain_get_of_the_websocket_path_is_not_an_upgrade(ep: testing.Run
     await raw.stream.aclose()
 
 
-async def test_an_upgrade_trio_websocket_refuses_gets_its_answer_and_frees_the_connection(
-        ep: testing.RunningEndpoint, caplog: pytest.LogCaptureFixture) -> None:
-    # Our checks let "Upgrade: websocket, h2c" through (token list, as Plug); wsproto
-    # refuses it and answers 400 itself. The connection must end, not wait for ever.
-    caplog.set_level(logging.INFO, logger="channels")
-    raw = await RawClient.connect(ep.port)
-    await raw.send(b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nhost: 127.0.0.1\r\n"
-                   b"upgrade: websocket, h2c\r\nconnection: upgrade\r\n"
-                   b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n")
-    assert (await raw.read_response()).status == 400
-    with trio.fail_after(10):
-        while await raw._fill():  # then the server closes the connection
-            pass
-    await raw.stream.aclose()
-    await trio.testing.wait_all_tasks_blocked()
-    assert ep.endpoint.statistics()["connections"] == 0
-    assert any("handshake" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
-
-
 # -- binary (V2) ---------------------------------------------------------------------------------
 
 
@@ -270,7 +251,7 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
 
 async def test_messages_waking_the_transport_do_not_stop_a_pending_flush(node: otp.Node) -> None:
     # The transport waits for its socket and its mailbox at once; a message wakes that
-    # wait (otp.Process.wait_readable), which must not end the writer's wait for room.
+    # wait (otp.OwnedFd.wait_readable), which must not end the writer's wait for room.
     endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=16 * 1024 * 1024))
     async with testing.open_endpoint(endpoint) as ep:
         client = await testing.connect(ep, params={"user": "slow"})

@@ -23,8 +23,8 @@ from channels.http import (
     parse_vsn,
     select_subprotocol,
     validate_check_origin,
-    validate_websocket_upgrade,
 )
+from channels.protocol._wsconnection import check_upgrade
 
 ENDPOINT = "host.com"
 
@@ -388,6 +388,12 @@ def test_parse_vsn_defaults_to_v1_and_rejects_non_strings(query: str, vsn: str |
     assert parse_vsn(request.query_params) == vsn
 
 
+def validate_websocket_upgrade(request: Request) -> str | None:
+    """The upgrade check now lives in the WebSocket connection (``protocol.check_upgrade``)."""
+    refused = check_upgrade(request)
+    return None if refused is None else refused.reason
+
+
 def test_valid_upgrade_request_passes_validation() -> None:
     assert validate_websocket_upgrade(ws_request()) is None
 
@@ -433,7 +439,7 @@ def test_upgrade_header_tokens_are_case_insensitive() -> None:
             ("Host", "x"),
             ("Upgrade", "WeBsOcKeT"),
             ("Connection", "keep-alive, UpGrAdE"),
-            ("Sec-WebSocket-Key", "k"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
             ("Sec-WebSocket-Version", "13"),
         ],
     )

@@ -4,7 +4,7 @@ Run it with ``python -m tests.interop.server --port PORT`` (``--port 0`` picks a
 the ``listening on`` line tells which). It exists so that the product examples need no
 test hooks:
 
-* socket ``/socket``: the ``user`` connect param is required (refused without it) and
+* socket ``/socket`` (WebSocket and long-poll): the ``user`` connect param is required (refused without it) and
   names the socket, id ``user_socket:<user>``;
 * topic ``test:*`` (``TestChannel``): the join reply is ``{"joins": n}``, n counting this
   user's joins of this topic since the server started, so a client can tell a rejoin;
@@ -100,12 +100,12 @@ class TestSocket(channels.Socket):
 
 
 def make_endpoint(*, host: str = "127.0.0.1", port: int = 0) -> channels.Endpoint:
-    """The interop test endpoint: ``TestSocket`` at ``/socket``."""
+    """The interop test endpoint: ``TestSocket`` at ``/socket`` (WebSocket and long-poll)."""
     return channels.Endpoint(
         name="Interop.Endpoint",
         host=host,
         port=port,
-        sockets=[channels.SocketMount("/socket", TestSocket)],
+        sockets=[channels.SocketMount("/socket", TestSocket, longpoll=True)],
         check_origin=False,
     )
 

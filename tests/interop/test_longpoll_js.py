@@ -144,7 +144,7 @@ async def lp_endpoint() -> AsyncIterator[channels.Endpoint]:
         ],
         static_files={"/phoenix.min.js": PHOENIX_JS},
     )
-    endpoint.extra_routes.append(("/fallback", _page))
+    endpoint.add_route("/fallback", _page)
     await endpoint.start_link()
     try:
         yield endpoint

@@ -488,9 +488,10 @@ async def test_undecodable_message_stops_the_session_and_answers_400(node: otp.N
             await client.aclose()
 
 
-async def test_post_answers_408_when_the_dispatch_is_not_acknowledged_within_window_ms(
+async def test_post_answers_408_when_the_dispatch_is_not_acknowledged_within_pubsub_timeout_ms(
         node: otp.Node, autojump_clock: Any) -> None:
-    async with running_endpoint(LongPollOptions(window_ms=4_000)) as endpoint:
+    # pubsub_timeout_ms, not window_ms (Phoenix's wait): README "Differences from Phoenix".
+    async with running_endpoint(LongPollOptions(window_ms=60_000, pubsub_timeout_ms=4_000)) as endpoint:
         client = LongPollClient(_port(endpoint))
         try:
             await client.open()

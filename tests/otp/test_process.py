@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import inspect
 import re
-import socket
 import weakref
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -228,112 +225,6 @@ async def test_receive_nowait_and_flush_accept_types_like_receive(node: otp.Node
         assert otp.receive_nowait((bytes, str)) == b"b"
         assert otp.flush(int) == 2
         assert otp.receive_nowait() == "c"
-
-
-# -- waiting for a socket or a message ----------------------------------------------------
-
-
-def _socketpair() -> tuple[socket.socket, socket.socket]:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    return a, b
-
-
-async def _socket_waiter(sock: Any, log: list[Any]) -> None:
-    me = otp.current_process()
-    assert me is not None
-    while True:
-        readable = await me.wait_readable(sock.fileno())
-        if readable:
-            data = sock.recv(100)
-            log.append(("data", data))
-            if not data:
-                return
-        else:
-            msg = await otp.receive()
-            log.append(("msg", msg))
-
-
-@contextlib.asynccontextmanager
-async def _socket_waiting_process(node: otp.Node) -> AsyncIterator[tuple[socket.socket, otp.Pid, list[Any]]]:
-    """A process in ``_socket_waiter`` on one end of a socket pair; yields the other end,
-    its pid and its log; on exit the peer end is shut and the process must have ended."""
-    a, b = _socketpair()
-    log: list[Any] = []
-    with a, b:
-        pid = node.spawn(_socket_waiter, a, log)
-        await trio.testing.wait_all_tasks_blocked()
-        yield b, pid, log
-        b.shutdown(socket.SHUT_WR)
-        await trio.testing.wait_all_tasks_blocked()
-    assert log[-1] == ("data", b"")
-    assert not otp.is_alive(pid)
-
-
-async def test_wait_readable_returns_true_when_the_socket_has_data(node: otp.Node) -> None:
-    async with _socket_waiting_process(node) as (peer, _pid, log):
-        assert log == []
-        peer.send(b"hello")
-        await trio.testing.wait_all_tasks_blocked()
-        assert log == [("data", b"hello")]
-
-
-async def test_wait_readable_returns_false_when_a_message_arrives_and_waits_again(node: otp.Node) -> None:
-    async with _socket_waiting_process(node) as (b, pid, log):
-        otp.send(pid, "one")
-        await trio.testing.wait_all_tasks_blocked()
-        assert log == [("msg", "one")]
-        # The fd's registration was dropped by the wake-up; the next wait makes it again.
-        b.send(b"x")
-        await trio.testing.wait_all_tasks_blocked()
-        assert log == [("msg", "one"), ("data", b"x")]
-        otp.send(pid, "two")
-        otp.send(pid, "three")
-        await trio.testing.wait_all_tasks_blocked()
-        assert log[2:] == [("msg", "two"), ("msg", "three")]
-
-
-async def test_wait_readable_returns_false_at_once_when_the_mailbox_is_not_empty(node: otp.Node) -> None:
-    a, b = _socketpair()
-    results: list[bool] = []
-
-    async def body() -> None:
-        me = otp.current_process()
-        assert me is not None
-        await otp.receive(lambda m: m == "go")
-        results.append(await me.wait_readable(a.fileno()))
-
-    with a, b:
-        pid = node.spawn(body)
-        otp.send(pid, "queued")
-        otp.send(pid, "go")
-        await trio.testing.wait_all_tasks_blocked()
-    assert results == [False]
-
-
-async def test_wait_readable_raises_when_the_socket_is_really_closed(node: otp.Node) -> None:
-    a, b = trio.socket.socketpair()
-    seen: list[BaseException] = []
-
-    async def body() -> None:
-        me = otp.current_process()
-        assert me is not None
-        try:
-            await me.wait_readable(a.fileno())
-        except trio.ClosedResourceError as exc:
-            seen.append(exc)
-
-    with b:
-        pid = node.spawn(body)
-        await trio.testing.wait_all_tasks_blocked()
-        a.close()  # trio's close notifies the waiters
-        await trio.testing.wait_all_tasks_blocked()
-    assert len(seen) == 1
-    assert not otp.is_alive(pid)
-    # A message to the exited process wakes nothing.
-    otp.send(pid, "late")
-    info = otp.process_info(pid)
-    assert info is None
 
 
 async def test_a_removed_exit_hook_does_not_run_and_the_others_do(node: otp.Node) -> None:
