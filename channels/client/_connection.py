@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import trio
 import trio_websocket
 
-from channels.protocol import V2_JSON_SERIALIZER, Message, Reply, Serializer, negotiate_serializer
+from channels.protocol import V2_JSON_SERIALIZER, Message, ReplyMessage, Serializer, negotiate_serializer
 
 __all__ = [
     "AUTH_TOKEN_PREFIX",
@@ -161,15 +161,15 @@ class Connection:
             raise Disconnected(self._closed_from(exc)) from None
         return data
 
-    def decode(self, data: str | bytes) -> Message | Reply:
-        """Decode a server frame (``Reply`` for ``phx_reply``, else ``Message``).
+    def decode(self, data: str | bytes) -> Message | ReplyMessage:
+        """Decode a server frame (``ReplyMessage`` for ``phx_reply``, else ``Message``).
 
         Raises:
             channels.protocol.InvalidMessageError: The frame is malformed.
         """
         return self.serializer.decode_server(data, binary=not isinstance(data, str))
 
-    async def receive(self) -> Message | Reply:
+    async def receive(self) -> Message | ReplyMessage:
         """``receive_frame`` then ``decode``."""
         return self.decode(await self.receive_frame())
 

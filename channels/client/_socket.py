@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import trio
 
-from channels.protocol import InvalidMessageError, Message, Payload, Reply
+from channels.protocol import InvalidMessageError, Message, Payload, ReplyMessage
 
 from ._connection import CloseInfo, Connection, ConnectRejected, Disconnected, connect, websocket_url
 
@@ -99,7 +99,7 @@ class ChannelState(enum.Enum):
 @dataclass(eq=False)
 class _Pending:
     done: trio.Event = field(default_factory=trio.Event)
-    reply: Reply | None = None
+    reply: ReplyMessage | None = None
 
 
 class Channel:
@@ -290,7 +290,7 @@ class Channel:
 
     # -- pushing and receiving -----------------------------------------------------------------
 
-    async def push(self, event: str, payload: Payload = None, timeout: float | None = None) -> Reply:
+    async def push(self, event: str, payload: Payload = None, timeout: float | None = None) -> ReplyMessage:
         """Push ``event`` and wait for the reply (``reply.status``, ``reply.payload``).
 
         Waits for the channel to be joined first (the push is buffered as in phoenix.js).
@@ -313,7 +313,8 @@ class Channel:
         """
         await self._push(event, payload, timeout, wait_reply=False)
 
-    async def _push(self, event: str, payload: Payload, timeout: float | None, *, wait_reply: bool) -> Reply | None:
+    async def _push(self, event: str, payload: Payload, timeout: float | None, *,
+                    wait_reply: bool) -> ReplyMessage | None:
         timeout = self.socket.timeout if timeout is None else timeout
         deadline = trio.current_time() + timeout
         sock = self.socket
@@ -359,7 +360,7 @@ class Channel:
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._receive.__aiter__()
 
-    async def leave(self, timeout: float | None = None) -> Reply | None:
+    async def leave(self, timeout: float | None = None) -> ReplyMessage | None:
         """Leave the topic (no rejoins after this); return the server's reply, or None on a timeout."""
         timeout = self.socket.timeout if timeout is None else timeout
         self._cancel_rejoin_timer()
@@ -524,7 +525,7 @@ class Socket:
                 except InvalidMessageError as exc:
                     logger.warning("dropping a malformed frame from %s: %s", self.endpoint, exc)
                     continue
-                if type(msg) is Reply:
+                if type(msg) is ReplyMessage:
                     pending = self._pending.get(str(msg.ref)) if msg.ref is not None else None
                     if pending is not None:
                         pending.reply = msg

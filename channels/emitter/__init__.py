@@ -16,12 +16,17 @@ Example::
 
 from __future__ import annotations
 
-from ._emitter import DEFAULT_ENDPOINT as DEFAULT_ENDPOINT, AsyncEmitter as AsyncEmitter, Emitter as Emitter
-from ._envelope import (
+from channels.pubsub._envelope import (
     ENVELOPE_VERSION as ENVELOPE_VERSION,
     EnvelopeError as EnvelopeError,
     broadcast_envelope as broadcast_envelope,
-    redis_channel as redis_channel,
+)
+
+from ._emitter import (
+    DEFAULT_ENDPOINT as DEFAULT_ENDPOINT,
+    AsyncEmitter as AsyncEmitter,
+    Emitter as Emitter,
+    endpoint_channel as endpoint_channel,
 )
 
 __all__ = [
@@ -31,5 +36,5 @@ __all__ = [
     "Emitter",
     "EnvelopeError",
     "broadcast_envelope",
-    "redis_channel",
+    "endpoint_channel",
 ]

@@ -7,19 +7,24 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sniffio
 
-from ._envelope import broadcast_envelope, emitter_node_name, redis_channel
+from channels.pubsub._envelope import broadcast_envelope, emitter_node_name, redis_channel
 
 if TYPE_CHECKING:
     import redis as redis_py
     import redis.asyncio as redis_asyncio
 
-__all__ = ["DEFAULT_ENDPOINT", "AsyncEmitter", "Emitter"]
+__all__ = ["DEFAULT_ENDPOINT", "AsyncEmitter", "Emitter", "endpoint_channel"]
 
 #: ``Endpoint(name=...)``'s default, so that both sides agree without configuration.
 DEFAULT_ENDPOINT: Final = "Endpoint"
 
 _MISSING_REDIS = ("channels.emitter needs the redis-py package for this: "
                   "pip install 'otp-channels[redis]'")
+
+
+def endpoint_channel(endpoint: str) -> str:
+    """The Redis channel the endpoint named ``endpoint`` subscribes to: ``phx:<endpoint>.PubSub``."""
+    return redis_channel(f"{endpoint}.PubSub")
 
 
 def _import_redis() -> Any:
@@ -63,7 +68,7 @@ class Emitter:
             client = _import_redis().Redis.from_url(redis_url)
         self.redis: redis_py.Redis = client
         self.endpoint = endpoint
-        self.channel = redis_channel(endpoint)
+        self.channel = endpoint_channel(endpoint)
         self.node_name = emitter_node_name()
 
     def __repr__(self) -> str:
@@ -119,7 +124,7 @@ class AsyncEmitter:
     def __init__(self, redis_url: str, endpoint: str = DEFAULT_ENDPOINT) -> None:
         self.redis_url = redis_url
         self.endpoint = endpoint
-        self.channel = redis_channel(endpoint)
+        self.channel = endpoint_channel(endpoint)
         self.node_name = emitter_node_name()
         self._asyncio: redis_asyncio.Redis | None = None
         self._trio: Any = None
@@ -142,7 +147,7 @@ class AsyncEmitter:
         return await self.broadcast(socket_id, "disconnect", {})
 
     async def _publish_trio(self, data: bytes) -> int:
-        from channels._redis import open_redis_connection
+        from channels.pubsub._redis import open_redis_connection
 
         conn = self._trio
         if conn is None or conn.broken or conn.closed:

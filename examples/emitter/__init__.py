@@ -31,8 +31,8 @@ ENDPOINT_NAME = "News.Endpoint"
 class NewsChannel(channels.Channel):
     """``news:<name>``: anyone may join and listen; clients cannot publish."""
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
-        return channels.Ok(socket, {"user": socket.assigns["user"]})
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
+        return channels.Accept(socket, {"user": socket.assigns["user"]})
 
 
 class NewsSocket(channels.Socket):
@@ -40,11 +40,11 @@ class NewsSocket(channels.Socket):
 
     routes = [("news:*", NewsChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any] | channels.Error:
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Accept[Any] | channels.Refuse:
         user = params.get("user")
         if not isinstance(user, str) or not user.strip():
-            return channels.Error()
-        return channels.Ok(self.assign(user=user.strip()))
+            return channels.Refuse()
+        return channels.Accept(self.assign(user=user.strip()))
 
     def id(self) -> str | None:
         return f"user_socket:{self.assigns['user']}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+import channels
+
 from . import make_endpoint
 
 
@@ -15,7 +17,8 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="the Redis that publishers use (e.g. redis://127.0.0.1:6379)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url).run()
+    raise SystemExit(channels.serve(make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url),
+                                    control=False))
 
 
 if __name__ == "__main__":

@@ -19,14 +19,21 @@ import channels
 import otp
 from channels import testing
 from channels.client import open_socket
-from channels.emitter import ENVELOPE_VERSION, AsyncEmitter, Emitter, EnvelopeError, broadcast_envelope, redis_channel
+from channels.emitter import (
+    ENVELOPE_VERSION,
+    AsyncEmitter,
+    Emitter,
+    EnvelopeError,
+    broadcast_envelope,
+    endpoint_channel,
+)
 
 
 class NewsChannel(channels.Channel):
     intercept = ["censored"]
 
-    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Ok[Any]:
-        return channels.Ok(socket)
+    async def join(self, topic: str, payload: Any, socket: channels.Socket) -> channels.Accept[Any]:
+        return channels.Accept(socket)
 
     async def handle_out(self, event: str, payload: Any, socket: channels.Socket) -> otp.NoReply[Any]:
         socket.push(event, {**payload, "seen_by_handle_out": True})
@@ -36,8 +43,8 @@ class NewsChannel(channels.Channel):
 class NewsSocket(channels.Socket):
     routes = [("news:*", NewsChannel)]
 
-    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Ok[Any]:
-        return channels.Ok(self.assign(user=params.get("user", "anon")))
+    async def connect(self, params: Mapping[str, Any], connect_info: Any) -> channels.Accept[Any]:
+        return channels.Accept(self.assign(user=params.get("user", "anon")))
 
     def id(self) -> str | None:
         return f"user_socket:{self.assigns['user']}"
@@ -129,7 +136,7 @@ def test_envelope_is_the_documented_version_1_format() -> None:
     assert ENVELOPE_VERSION == 1
     binary = orjson.loads(broadcast_envelope("emitter-1", "room:lobby", "blob", b"\x01\x02"))
     assert binary["msg"] == {"t": "b", "topic": "room:lobby", "event": "blob", "bin": "AQI="}
-    assert redis_channel("Chat.Endpoint") == "phx:Chat.Endpoint.PubSub"
+    assert endpoint_channel("Chat.Endpoint") == "phx:Chat.Endpoint.PubSub"
 
 
 def test_bad_broadcasts_are_refused_before_publishing() -> None:

@@ -1,6 +1,6 @@
 """The cross-node broadcast envelope (version 1): what endpoints and emitters publish to Redis.
 
-Sans-IO: builds and reads the bytes; the Redis adapter and the emitters do the I/O.
+Sans-IO: builds and reads the bytes; the Redis adapter and ``channels.emitter`` do the I/O.
 The format is specified for other languages in ``docs/pubsub-envelope.md``.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import orjson
 
-from channels.protocol import Broadcast
+from ..protocol import Broadcast
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -22,6 +22,7 @@ __all__ = [
     "broadcast_envelope",
     "decode_message",
     "emitter_node_name",
+    "encode_envelope",
     "encode_message",
     "redis_channel",
 ]
@@ -34,9 +35,12 @@ class EnvelopeError(ValueError):
     """A broadcast that cannot be put in an envelope (bad topic/event, payload not JSON)."""
 
 
-def redis_channel(endpoint: str) -> str:
-    """The Redis channel of the endpoint named ``endpoint``: ``phx:<endpoint>.PubSub``."""
-    return f"phx:{endpoint}.PubSub"
+def redis_channel(pubsub: str) -> str:
+    """The Redis channel of the PubSub named ``pubsub``: ``phx:<pubsub>``.
+
+    An endpoint's PubSub is named ``<endpoint name>.PubSub``.
+    """
+    return f"phx:{pubsub}"
 
 
 def emitter_node_name() -> str:
@@ -64,6 +68,16 @@ def decode_message(data: Any) -> Any:
     return data.get("v")
 
 
+def encode_envelope(mode: str, node: str, target: str | None, topic: str, dispatcher: str, message: Any) -> bytes:
+    """One envelope's bytes (``mode`` ``"except"`` with ``target`` None, or ``"only"`` a target node).
+
+    Raises:
+        TypeError: The message is not JSON-serialisable.
+    """
+    return orjson.dumps({"v": ENVELOPE_VERSION, "mode": mode, "node": node, "target": target,
+                         "topic": topic, "dispatcher": dispatcher, "msg": encode_message(message)})
+
+
 def broadcast_envelope(node: str, topic: str, event: str, payload: Any) -> bytes:
     """The bytes to PUBLISH for ``endpoint.broadcast(topic, event, payload)`` from ``node``.
 
@@ -77,8 +91,6 @@ def broadcast_envelope(node: str, topic: str, event: str, payload: Any) -> bytes
     if not isinstance(topic, str) or not isinstance(event, str):
         raise EnvelopeError(f"topic and event must be str, got {topic!r}, {event!r}")
     try:
-        return orjson.dumps({"v": ENVELOPE_VERSION, "mode": "except", "node": node, "target": None,
-                             "topic": topic, "dispatcher": "channels",
-                             "msg": encode_message(Broadcast(topic, event, payload))})
+        return encode_envelope("except", node, None, topic, "channels", Broadcast(topic, event, payload))
     except TypeError as exc:
         raise EnvelopeError(f"payload of {event!r} on {topic!r} is not JSON-serialisable: {exc}") from None
