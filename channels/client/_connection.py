@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import socket as stdsocket
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -229,7 +229,7 @@ async def connect(
     receive_buffer: int | None = None,
     ssl_context: ssl.SSLContext | None = None,
     timeout: float = 10.0,
-    on_stream: Callable[[trio.abc.Stream], None] | None = None,
+    serializer: Serializer | None = None,
 ) -> Connection:
     """Open a WebSocket connection to ``url`` (see :func:`websocket_url`).
 
@@ -248,6 +248,7 @@ async def connect(
         receive_buffer: ``SO_RCVBUF`` for the client socket (to make a slow reader).
         ssl_context: For ``wss://`` (default: ``ssl.create_default_context()``).
         timeout: Seconds allowed for the TCP connect and the handshake.
+        serializer: Use this serializer instead of the one the URL's ``vsn`` names.
 
     Raises:
         ConnectRejected: The server answered with an HTTP status (403, 400...).
@@ -265,7 +266,8 @@ async def connect(
     for item in parts.query.split("&"):
         if item.startswith("vsn="):
             vsn = item[4:]
-    serializer: Serializer = negotiate_serializer(vsn) or V2_JSON_SERIALIZER
+    if serializer is None:
+        serializer = negotiate_serializer(vsn) or V2_JSON_SERIALIZER
     offered = list(subprotocols or [])
     if auth_token is not None:
         b64 = base64.b64encode(auth_token.encode()).decode().rstrip("=")  # as the JS client (btoa)
@@ -281,8 +283,6 @@ async def connect(
         if secure:
             ctx = ssl_context or ssl.create_default_context()
             stream = trio.SSLStream(tcp, ctx, server_hostname=host, https_compatible=True)
-        if on_stream is not None:
-            on_stream(stream)
 
         async def run(task_status: trio.TaskStatus[Connection] = trio.TASK_STATUS_IGNORED) -> None:
             conn: Connection | None = None
@@ -297,6 +297,7 @@ async def connect(
                         message_queue_size=1,
                         max_message_size=max_message_size,
                     )
+                    assert serializer is not None
                     conn = Connection(ws, stream, serializer, url)
                     task_status.started(conn)
                     # The reader task ends when the connection does.
