@@ -13,6 +13,11 @@ Clients (the official phoenix.js, or ``channels.client``) connect to ``/socket``
 ``user`` param (socket id ``user_socket:<user>``) and join ``news:<anything>``; every
 ``broadcast`` reaches the topic's members on every node, and ``disconnect`` closes the
 sockets of that id on every node (the clients reconnect).
+
+Started with ``--publish-token TOKEN``, a node also takes broadcasts over HTTP::
+
+    curl -X POST http://127.0.0.1:4001/_channels/broadcast -H "authorization: Bearer TOKEN" \
+         -d '{"topic": "news:lobby", "event": "headline", "payload": {"title": "from curl"}}'
 """
 
 from __future__ import annotations
@@ -50,8 +55,13 @@ class NewsSocket(channels.Socket):
         return f"user_socket:{self.assigns['user']}"
 
 
-def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None) -> channels.Endpoint:
-    """The news endpoint: the socket at ``/socket``, clustered through ``redis_url``."""
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,
+                  publish_token: str | None = None) -> channels.Endpoint:
+    """The news endpoint: the socket at ``/socket``, clustered through ``redis_url``.
+
+    With ``publish_token`` (or ``OTP_CHANNELS_PUBLISH_TOKEN``), backends in any language
+    broadcast with ``POST /_channels/broadcast`` and ``Authorization: Bearer <token>``.
+    """
     return channels.Endpoint(
         name=ENDPOINT_NAME,
         host=host,
@@ -59,4 +69,5 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         sockets=[channels.SocketMount("/socket", NewsSocket)],
         check_origin=False,
         redis_url=redis_url,
+        publish_token=publish_token,
     )

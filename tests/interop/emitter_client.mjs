@@ -3,6 +3,7 @@
 //
 //   node emitter_client.mjs <socket url of node A> --url2 <socket url of node B>
 //        --python <python executable> --redis-url <redis url> [--root <project dir>]
+//        [--http2 <node B's http://host:port/> --token <its publish token>]
 //
 // alice (node A) and bob (node B) join news:<unique>; then, from this script, the publisher
 // (`python -m examples.emitter.publish`, a separate process) broadcasts "headline" (both
@@ -64,6 +65,23 @@ run(async () => {
   await publish("broadcast", topic, "headline", JSON.stringify({ title: "headline 3", n: 3 }));
   await waitFor({ event: "headline", who: "alice", n: 3 });
   await waitFor({ event: "headline", who: "bob", n: 3 });
+
+  // Over HTTP (--http2 is node B's base URL): a wrong token gets 401, the right one
+  // broadcasts to both nodes.
+  if (options.http2) {
+    const post = async (token, n) => {
+      const res = await fetch(`${options.http2}_channels/broadcast`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ topic, event: "headline", payload: { title: `headline ${n}`, n } }),
+      });
+      emit("http_publish", { status: res.status, token_ok: token === options.token });
+    };
+    await post(`${options.token}-wrong`, 99);
+    await post(options.token, 4);
+    await waitFor({ event: "headline", who: "alice", n: 4 });
+    await waitFor({ event: "headline", who: "bob", n: 4 });
+  }
   alice.disconnect();
   bob.disconnect();
 }, options.timeout);
