@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import trio
+from hypothesis import given, strategies as st
 
 import channels
 import otp
@@ -27,6 +28,8 @@ from channels.emitter import (
     broadcast_envelope,
     endpoint_channel,
 )
+from channels.protocol import Broadcast
+from channels.pubsub._envelope import decode_message
 
 
 class NewsChannel(channels.Channel):
@@ -149,3 +152,17 @@ def test_bad_broadcasts_are_refused_before_publishing() -> None:
 def test_emitter_without_a_url_says_so() -> None:
     with pytest.raises(TypeError, match="redis_url"):
         Emitter()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(topic=st.text(min_size=1), event=st.text(min_size=1), payload=json_values | st.binary())
+def test_every_json_or_binary_broadcast_survives_the_envelope(topic: str, event: str, payload: Any) -> None:
+    env = orjson.loads(broadcast_envelope("n", topic, event, payload))
+    assert env["v"] == ENVELOPE_VERSION
+    assert decode_message(env["msg"]) == Broadcast(topic, event, payload)
