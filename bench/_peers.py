@@ -17,7 +17,7 @@ VENV = ROOT / ".bench-venv"
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements-peers.txt"
 STAMP = VENV / ".requirements-stamp"
 PEER_PACKAGES = ("websockets", "uvloop", "python-socketio", "python-engineio", "uvicorn",
-                 "httptools", "Django", "channels")
+                 "httptools", "Django", "channels", "redis", "aiohttp")
 
 
 def python() -> Path:

@@ -39,7 +39,9 @@ Example (``node`` is the otp-node fixture of ``tests/conftest.py``; without a no
             assert await client.leave("room:lobby") == ("ok", {})
             await client.assert_push("room:lobby", "phx_close", {})
 
-The client (``SocketClient``):
+The client (``SocketClient``) is a frame buffer with assertions on top of one
+``channels.client.Connection`` (``client.connection``), the Python client's WebSocket
+connection:
 
 * sending: ``join``, ``leave``, ``push`` (returns the ref), ``heartbeat``, ``send``
   (a ``Message``, encoded with the connection's serializer), raw ``send_text`` and
@@ -73,10 +75,8 @@ Semantics worth knowing:
 
 from __future__ import annotations
 
-import base64
 import collections
 import itertools
-import socket as stdsocket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -85,10 +85,10 @@ from urllib.parse import urlencode
 
 import trio
 import trio.testing
-import trio_websocket
 
 import otp
 
+from .client import CloseInfo, Connection, ConnectRejected, Disconnected, connect as connect_websocket
 from .endpoint._endpoint import Endpoint
 from .protocol import (
     V2_JSON_SERIALIZER,
@@ -136,24 +136,6 @@ ANY: Final[Any] = _Any()
 DEFAULT_TIMEOUT: Final = 5.0
 
 _AUTO: Final[Any] = object()
-
-
-class ConnectRejected(Exception):
-    """The server answered the WebSocket upgrade with an HTTP status instead of 101."""
-
-    def __init__(self, status_code: int, headers: Sequence[tuple[bytes, bytes]], body: bytes | None) -> None:
-        super().__init__(f"WebSocket upgrade rejected with HTTP {status_code}: {body!r}")
-        self.status_code = status_code
-        self.headers = list(headers)
-        self.body = body
-
-
-@dataclass(frozen=True, slots=True)
-class CloseInfo:
-    """How a connection ended: the close code and reason the client saw."""
-
-    code: int | None
-    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,58 +307,17 @@ async def connect(
             items.append(("vsn", vsn))
         query = urlencode(items)
     resource = path.rstrip("/") + "/websocket" + (f"?{query}" if query else "")
-    offered = list(subprotocols or [])
-    if auth_token is not None:
-        b64 = base64.b64encode(auth_token.encode()).decode().rstrip("=")
-        offered = ["phoenix", f"base64url.bearer.phx.{b64}", *offered]
-    extra = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
     serializer: Serializer = negotiate_serializer(vsn) or V2_JSON_SERIALIZER
-    with trio.fail_after(timeout):
-        stream = await trio.open_tcp_stream(ep.host, ep.port)
-        if receive_buffer is not None:
-            stream.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_RCVBUF, receive_buffer)
-
-        async def run(task_status: trio.TaskStatus[SocketClient] = trio.TASK_STATUS_IGNORED) -> None:
-            try:
-                # trio-websocket's reader task lives in this nursery: a rejected handshake
-                # raises there, and ends here instead of in the endpoint's nursery.
-                async with trio.open_nursery() as nursery:
-                    ws = await trio_websocket.wrap_client_stream(
-                        nursery, stream, ep.host, resource,
-                        subprotocols=offered or None,
-                        extra_headers=[(k.encode(), v.encode()) for k, v in extra],
-                        message_queue_size=1,
-                        max_message_size=max_message_size,
-                    )
-                    client = SocketClient(ws, stream, serializer)
-                    task_status.started(client)
-                    await client._read_loop()
-                    # trio-websocket's reader task finishes the closing handshake and
-                    # ends when the server closes the TCP connection.
-            finally:
-                with trio.CancelScope(shield=True):
-                    await stream.aclose()
-
-        try:
-            client: SocketClient = await ep.nursery.start(run)
-        except BaseException as exc:
-            rejected = _find_rejection(exc)
-            if rejected is None:
-                raise
-            raise ConnectRejected(rejected.status_code, rejected.headers or (), rejected.body) from None
+    conn = await connect_websocket(
+        ep.nursery, f"ws://{ep.host}:{ep.port}{resource}",
+        headers=headers, subprotocols=subprotocols, auth_token=auth_token,
+        max_message_size=max_message_size, receive_buffer=receive_buffer, timeout=timeout,
+        serializer=serializer,
+    )
+    client = SocketClient(conn)
+    ep.nursery.start_soon(client._read_loop)
     ep.clients.append(client)
     return client
-
-
-def _find_rejection(exc: BaseException) -> trio_websocket.ConnectionRejected | None:
-    if isinstance(exc, trio_websocket.ConnectionRejected):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for sub in exc.exceptions:
-            found = _find_rejection(sub)
-            if found is not None:
-                return found
-    return None
 
 
 def _describe(frames: Sequence[Received], limit: int = 20) -> str:
@@ -390,11 +331,10 @@ def _describe(frames: Sequence[Received], limit: int = 20) -> str:
 class SocketClient:
     """A WebSocket client speaking the Phoenix channel protocol, with a frame buffer."""
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection, stream: trio.SocketStream,
-                 serializer: Serializer) -> None:
-        self.ws = ws
-        self.stream = stream
-        self.serializer = serializer
+    def __init__(self, connection: Connection) -> None:
+        #: The ``channels.client.Connection`` this client reads and writes.
+        self.connection = connection
+        self.serializer: Serializer = connection.serializer
         #: Frames received and not yet taken by an assertion, oldest first.
         self.unread: collections.deque[Received] = collections.deque()
         #: Every frame received, in order (taken or not).
@@ -412,14 +352,24 @@ class SocketClient:
         return f"<SocketClient {self.serializer.vsn} unread={len(self.unread)} closed={self.closed}>"
 
     @property
+    def ws(self) -> Any:
+        """The trio-websocket ``WebSocketConnection`` underneath (for pings, raw closes)."""
+        return self.connection.ws
+
+    @property
+    def stream(self) -> Any:
+        """The TCP stream underneath (to write raw bytes, or to drop the connection)."""
+        return self.connection.stream
+
+    @property
     def subprotocol(self) -> str | None:
         """The subprotocol the server selected (None if none)."""
-        return self.ws.subprotocol
+        return self.connection.subprotocol
 
     @property
     def handshake_headers(self) -> list[tuple[bytes, bytes]]:
         """The headers of the server's 101 response."""
-        return list(self.ws.handshake_headers)
+        return self.connection.handshake_headers
 
     def next_ref(self) -> str:
         """A fresh message ref (``"1"``, ``"2"``...), as the JS client makes them."""
@@ -431,11 +381,10 @@ class SocketClient:
         try:
             while True:
                 await self._reading.wait()
-                data = await self.ws.get_message()
+                data = await self.connection.receive_frame()
                 self._add(data)
-        except trio_websocket.ConnectionClosed as exc:
-            reason = exc.reason
-            self.closed = CloseInfo(getattr(reason, "code", None), getattr(reason, "reason", None))
+        except Disconnected as exc:
+            self.closed = exc.info
         finally:
             if self.closed is None:
                 self.closed = CloseInfo(None, "client stopped")
@@ -465,25 +414,21 @@ class SocketClient:
         self._reading.set()
 
     async def _abort(self) -> None:
-        await self.stream.aclose()
+        await self.connection.abort()
 
     # -- sending ------------------------------------------------------------------------------
 
     async def send_text(self, text: str) -> None:
         """Send one raw text frame."""
-        await self.ws.send_message(text)
+        await self.connection.send_text(text)
 
     async def send_bytes(self, data: bytes) -> None:
         """Send one raw binary frame."""
-        await self.ws.send_message(data)
+        await self.connection.send_bytes(data)
 
     async def send(self, message: Message) -> None:
         """Encode ``message`` with this client's serializer and send it."""
-        frame = self.serializer.encode_client(message)
-        if frame.is_binary:
-            await self.ws.send_message(frame.data)
-        else:
-            await self.ws.send_message(frame.data.decode())
+        await self.connection.send(message)
 
     async def push(self, topic: str, event: str, payload: Any = None, *, join_ref: Any = _AUTO,
                    ref: Any = _AUTO) -> Ref:
@@ -530,7 +475,7 @@ class SocketClient:
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close the connection from the client side and wait for the handshake to end."""
         with trio.move_on_after(DEFAULT_TIMEOUT):
-            await self.ws.aclose(code, reason)
+            await self.connection.ws.aclose(code, reason)
             await self._done.wait()
 
     # -- receiving ----------------------------------------------------------------------------

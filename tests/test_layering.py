@@ -29,12 +29,16 @@ RANKS = {
     "channels.protocol": 0,
     "channels.http": 0,
     "channels.token": 1,
+    # The Python client: the protocol on trio-websocket, nothing of the server.
+    "channels.client": 1,
     "channels.pubsub": 2,
     "channels.presence": 3,
     "channels.transports": 3,
     "channels.channel": 4,
     "channels.endpoint": 5,
     "channels.ops": 6,
+    # Publishing from other processes: the pubsub envelope over redis-py or our Redis client.
+    "channels.emitter": 6,
     # The public face: the package's __init__ re-exports everything.
     "channels": 7,
     "channels.cli": 7,

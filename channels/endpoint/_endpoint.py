@@ -16,6 +16,8 @@ The tree, as in the seed documents (Phoenix's endpoint, ranch's listener)::
     ├─ <name>.<Socket>.Pool       PartitionSupervisor: one DynamicSupervisor per CPU,
     │                             channel servers under them (restart temporary)
     ├─ <name>.LongPoll            DynamicSupervisor of long-poll sessions (if any mount has it)
+    ├─ <name>.ASGI                the ASGI app's lifespan (if ``asgi_app``): startup before
+    │                             the listener, shutdown after the drain
     ├─ <name>.Listener            Supervisor (rest_for_one)
     │  ├─ <name>.ListenSockets    owns the listening sockets (SO_REUSEPORT, one per acceptor)
     │  ├─ <name>.Connections      DynamicSupervisor: one process per accepted connection
@@ -56,6 +58,7 @@ from ..http import (
     Response,
     Router,
     StaticFiles,
+    StreamingResponse,
     Upgrade,
     build_connect_info,
     check_origin,
@@ -80,6 +83,8 @@ from ..transports._websocket import (
     run_websocket,
 )
 from ._acceptor import AcceptorStatistics, Limiter, accept_loop
+from ._asgi import ASGIApp, _LifespanState, asgi_lifespan_spec, asgi_response
+from ._publish import DEFAULT_PUBLISH_PATH, PUBLISH_TOKEN_ENV, publish_route
 
 __all__ = ["DrainerOptions", "Endpoint", "HTTPHandler", "Route", "SocketMount"]
 
@@ -204,6 +209,7 @@ class _Runtime:
     static: StaticFiles | None
     limiter: Limiter
     routes: list[Route] = field(default_factory=list)
+    asgi_lifespan: _LifespanState | None = None
 
 
 #: Per node, by endpoint name: the running endpoint's runtime state, and its listening sockets.
@@ -237,7 +243,26 @@ class Endpoint:
         secret_key_base: str | None = None,
         extra_children: Sequence[otp.ChildSpec] = (),
         routes: Sequence[Route] = (),
+        asgi_app: ASGIApp | None = None,
+        asgi_response_timeout: float = 30.0,
+        asgi_lifespan_timeout: float = 30.0,
+        publish_token: str | None = None,
+        publish_path: str = DEFAULT_PUBLISH_PATH,
     ) -> None:
+        """Configure an endpoint (nothing starts until ``start_link``/``channels.serve``).
+
+        The ASGI and publish options (the other options are described in the README):
+
+        Args:
+            asgi_app: An ASGI 3 app for the HTTP requests no socket, route or static file
+                takes (``channels.endpoint._asgi``); its lifespan runs in ``<name>.ASGI``.
+            asgi_response_timeout: Seconds the app has to start its response (then 500).
+            asgi_lifespan_timeout: Seconds for the app's lifespan startup and shutdown.
+            publish_token: Mounts the HTTP publish route (``POST publish_path`` with
+                ``Authorization: Bearer <token>``); None reads ``OTP_CHANNELS_PUBLISH_TOKEN``,
+                and without either there is no route.
+            publish_path: Where the publish route is (default ``/_channels/broadcast``).
+        """
         self.name = name
         self.host = host
         self.requested_port = port
@@ -263,6 +288,12 @@ class Endpoint:
         self.port: int | None = None
         #: Custom HTTP routes (``Route``), tried in order; see ``add_route``.
         self.routes: list[Route] = list(routes)
+        self.asgi_app = asgi_app
+        self.asgi_response_timeout = asgi_response_timeout
+        self.asgi_lifespan_timeout = asgi_lifespan_timeout
+        self.publish_token = publish_token if publish_token is not None else os.environ.get(PUBLISH_TOKEN_ENV) or None
+        self.publish_path = publish_path
+        self._asgi_lifespan: _LifespanState | None = None
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.name} {self.host}:{self.port or self.requested_port}>"
@@ -294,6 +325,10 @@ class Endpoint:
         if any(m.longpoll for m in self.sockets):
             children.extend(longpoll_children(self.name))
         children.extend(self.extra_children)
+        if self.asgi_app is not None:
+            self._asgi_lifespan = _LifespanState()
+            children.append(asgi_lifespan_spec(self.asgi_app, f"{self.name}.ASGI", self._asgi_lifespan,
+                                               timeout=self.asgi_lifespan_timeout))
         children.append(otp.Supervisor.child_spec(
             self._listener_children(), id="listener", name=f"{self.name}.Listener",
             strategy=otp.Strategy.REST_FOR_ONE,
@@ -426,8 +461,12 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         static = None
         if endpoint.static_dir is not None or endpoint.static_files:
             static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
-        rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections),
-                      list(endpoint.routes))
+        routes = list(endpoint.routes)
+        if endpoint.publish_token:
+            path, handler = publish_route(endpoint.broadcast, endpoint.publish_token, endpoint.publish_path)
+            routes.append(Route(path, handler))
+        rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections), routes,
+                      endpoint._asgi_lifespan)
         _RUNTIMES.put(node, endpoint.name, rt)
         _LISTEN_SOCKETS.put(node, endpoint.name, socks)
         me = otp.current_process()
@@ -512,7 +551,7 @@ async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None
     # the WebSocket: that is a few KiB per connection.
     upgraded: list[Callable[[], Awaitable[None]]] = []
 
-    async def handler(request: Request, body: BodyReader) -> Response | Upgrade:
+    async def handler(request: Request, body: BodyReader) -> Response | StreamingResponse | Upgrade:
         return await _route(rt, me, stream, request, body, upgraded)
 
     await serve_http(stream, handler, limits=rt.endpoint.http_limits)
@@ -523,7 +562,8 @@ _NOT_FOUND = Response(404, [("content-type", "text/plain; charset=utf-8")], b"No
 
 
 async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, request: Request,
-                 body: BodyReader, upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
+                 body: BodyReader, upgraded: list[Callable[[], Awaitable[None]]]
+                 ) -> Response | StreamingResponse | Upgrade:
     match = rt.router.match(request.path_segments)
     if match is not None:
         mount, kind = match.handler
@@ -537,8 +577,13 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, reque
                 return Response(405, [("allow", ", ".join(route.methods)),
                                       ("content-type", "text/plain; charset=utf-8")], b"Method Not Allowed")
             return await route.handler(request, body)
-    if rt.static is not None and rt.static.handles(request.path):
+    app = rt.endpoint.asgi_app
+    if rt.static is not None and rt.static.handles(request.path) and (
+            app is None or await rt.static.has_file(request.path)):
         return await rt.static(request, body)
+    if app is not None:
+        return asgi_response(app, request, body, response_timeout=rt.endpoint.asgi_response_timeout,
+                             lifespan=rt.asgi_lifespan)
     return _NOT_FOUND
 
 

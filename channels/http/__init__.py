@@ -31,7 +31,7 @@ from ._request import (
     HTTPRequestError as HTTPRequestError,
     Request as Request,
 )
-from ._response import Response as Response, Upgrade as Upgrade
+from ._response import Response as Response, StreamingResponse as StreamingResponse, Upgrade as Upgrade
 from ._routing import PathPattern as PathPattern, RouteMatch as RouteMatch, Router as Router
 from ._server import (
     BodyReader as BodyReader,
@@ -42,6 +42,8 @@ from ._server import (
     RequestBodyTooLarge as RequestBodyTooLarge,
     RequestHeadersTooLarge as RequestHeadersTooLarge,
     RequestTimeout as RequestTimeout,
+    ResponseAborted as ResponseAborted,
+    ResponseWriter as ResponseWriter,
     UpgradeError as UpgradeError,
     serve_http as serve_http,
     stream_addresses as stream_addresses,
@@ -68,9 +70,12 @@ __all__ = [
     "RequestHeadersTooLarge",
     "RequestTimeout",
     "Response",
+    "ResponseAborted",
+    "ResponseWriter",
     "RouteMatch",
     "Router",
     "StaticFiles",
+    "StreamingResponse",
     "Upgrade",
     "UpgradeError",
     "build_connect_info",

@@ -1,14 +1,14 @@
-"""Handler results: a complete :class:`Response`, or :class:`Upgrade` after a take-over."""
+"""Handler results: a complete :class:`Response`, a :class:`StreamingResponse`, or :class:`Upgrade`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-__all__ = ["Response", "Upgrade"]
+__all__ = ["Response", "StreamingResponse", "Upgrade"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +46,20 @@ class Response:
 @dataclass(frozen=True, slots=True)
 class Upgrade:
     """Handler result meaning "I took over the stream with :meth:`BodyReader.take_over`"."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponse:
+    """A response written as it is produced: the driver calls ``await write(writer)``.
+
+    ``write`` calls ``await writer.start(status, headers)`` once, then
+    ``await writer.write(chunk)`` any number of times; the driver ends the message when
+    ``write`` returns. Without a ``content-length`` header the body is sent chunked
+    (HTTP/1.1) or delimited by closing the connection (HTTP/1.0). If ``write`` raises
+    or returns before ``start``, the client gets a 500; if it raises after ``start``,
+    the connection is closed (the response is incomplete).
+    """
+
+    #: Called with the connection's ``ResponseWriter`` (typed ``Any`` here: ``_server``
+    #: imports this module).
+    write: Callable[[Any], Awaitable[None]]

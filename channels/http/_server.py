@@ -32,7 +32,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NoReturn, TypeAlias
 
@@ -40,7 +40,7 @@ import h11
 import trio
 
 from ._request import Address, BadRequest, HTTPRequestError, Request
-from ._response import Response, Upgrade
+from ._response import Response, StreamingResponse, Upgrade
 
 __all__ = [
     "BodyReader",
@@ -52,6 +52,9 @@ __all__ = [
     "RequestHeadersTooLarge",
     "RequestTimeout",
     "Response",
+    "ResponseAborted",
+    "ResponseWriter",
+    "StreamingResponse",
     "Upgrade",
     "UpgradeError",
     "serve_http",
@@ -211,6 +214,7 @@ class BodyReader:
         self._request = request
         self._finished = False
         self._taken_over = False
+        self._streamed = 0
 
     @property
     def taken_over(self) -> bool:
@@ -307,8 +311,113 @@ class BodyReader:
             return None
 
 
+    async def read_chunk(self, max_bytes: int | None = None) -> bytes:
+        """Read the next part of the body as it arrives; ``b""`` at its end (streaming).
+
+        Args:
+            max_bytes: The largest total body accepted; defaults to
+                :attr:`HTTPLimits.max_body_bytes`.
+
+        Raises:
+            The same as :meth:`read`.
+        """
+        if self._taken_over:
+            raise UpgradeError("the connection was taken over; the body cannot be read")
+        if self._finished or self._driver.conn.their_state is not h11.SEND_BODY:
+            self._finished = True
+            return b""
+        limit = self._driver.limits.max_body_bytes if max_bytes is None else max_bytes
+        declared = self._declared_length()
+        if declared is not None and declared > limit:
+            raise RequestBodyTooLarge(limit, declared)
+        conn = self._driver.conn
+        if conn.they_are_waiting_for_100_continue:
+            await self._driver.send_bytes(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        while True:
+            event = await self._driver.next_body_event()
+            if isinstance(event, h11.Data):
+                if not event.data:
+                    continue
+                self._streamed += len(event.data)
+                if self._streamed > limit:
+                    raise RequestBodyTooLarge(limit)
+                return bytes(event.data)
+            self._finished = True
+            return b""
+
+
+class ResponseAborted(Exception):
+    """Raised by a :class:`StreamingResponse`'s ``write`` to drop the connection quietly.
+
+    After ``start`` the client sees the connection close (an incomplete response);
+    before it, a 500. The caller has logged why.
+    """
+
+
+class ResponseWriter:
+    """Writes one :class:`StreamingResponse` (given to its ``write`` callable)."""
+
+    def __init__(self, driver: _ConnectionDriver, *, close: bool, head: bool) -> None:
+        self._driver = driver
+        self._close = close
+        self._head = head
+        self._body_allowed = True
+        self.started = False
+        self.ended = False
+
+    async def start(self, status: int, headers: Sequence[tuple[str, str]] = ()) -> None:
+        """Send the status line and headers.
+
+        Raises:
+            RuntimeError: Called twice.
+            ClientDisconnected: The client went away.
+        """
+        if self.started:
+            raise RuntimeError("the response was already started")
+        self.started = True
+        driver = self._driver
+        out: list[tuple[bytes, bytes]] = []
+        has_date = False
+        for name, value in headers:
+            lname = name.lower()
+            if lname == "transfer-encoding" or (lname == "connection" and value.lower() == "close"):
+                continue
+            has_date = has_date or lname == "date"
+            out.append((name.encode("latin-1"), value.encode("latin-1")))
+        if not has_date:
+            out.append((b"date", _http_date().encode()))
+        if self._close:
+            out.append((b"connection", b"close"))
+        self._body_allowed = not self._head and status not in _NO_BODY_STATUSES
+        await driver.send_bytes(driver.conn.send(h11.Response(status_code=status, headers=out)))
+
+    async def write(self, data: bytes) -> None:
+        """Send a part of the body (nothing for HEAD, 204 and 304).
+
+        Raises:
+            RuntimeError: Called before :meth:`start`.
+            ClientDisconnected: The client went away.
+        """
+        if not self.started:
+            raise RuntimeError("write() before start()")
+        if self.ended:
+            raise RuntimeError("write() after end()")
+        if data and self._body_allowed:
+            driver = self._driver
+            await driver.send_bytes(driver.conn.send(h11.Data(data=data)))
+
+    async def end(self) -> None:
+        """End the response (the driver does it when ``write`` returns; idempotent)."""
+        if not self.started:
+            raise RuntimeError("end() before start()")
+        if not self.ended:
+            self.ended = True
+            driver = self._driver
+            await driver.send_bytes(driver.conn.send(h11.EndOfMessage()))
+
+
 #: A request handler: called once per request with the head and its body reader.
-Handler: TypeAlias = Callable[[Request, BodyReader], Awaitable[Response | Upgrade]]
+Handler: TypeAlias = Callable[[Request, BodyReader], Awaitable[Response | StreamingResponse | Upgrade]]
 
 
 def _serialize_request_head(request: Request) -> bytes:
@@ -452,7 +561,7 @@ class _ConnectionDriver:
         except BadRequest as exc:
             return exc
 
-    async def _call_handler(self, request: Request, body: BodyReader) -> Response | None:
+    async def _call_handler(self, request: Request, body: BodyReader) -> Response | StreamingResponse | None:
         try:
             return _check_result(await self.handler(request, body), body)
         except HTTPRequestError as exc:
@@ -473,14 +582,58 @@ class _ConnectionDriver:
                         pass
             raise
 
-    async def _finish_cycle(self, request: Request, body: BodyReader, response: Response) -> None:
+    async def _finish_cycle(self, request: Request, body: BodyReader,
+                            response: Response | StreamingResponse) -> None:
         close = not request.keep_alive
-        if not body.finished:
-            close = close or not await self._drain_body()
-        await self._send_response(response, close=close, head=request.method == "HEAD")
+        if isinstance(response, StreamingResponse):
+            await self._stream_response(request, body, response, close=close)
+        else:
+            if not body.finished:
+                close = close or not await self._drain_body()
+            await self._send_response(response, close=close, head=request.method == "HEAD")
         if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is not h11.DONE:
             raise _Closing()
         self.conn.start_next_cycle()
+
+    async def _stream_response(self, request: Request, body: BodyReader, response: StreamingResponse, *,
+                               close: bool) -> None:
+        writer = ResponseWriter(self, close=close, head=request.method == "HEAD")
+        try:
+            await response.write(writer)
+        except ClientDisconnected:
+            logger.debug("client %s went away during a streamed response", _fmt(self.peer))
+            raise _Closing() from None
+        except ResponseAborted:
+            if not writer.started:
+                with trio.move_on_after(self.limits.linger_timeout):
+                    try:
+                        await self._send_response(Response(500), close=True, quiet=True)
+                    except _Closing:
+                        pass
+            raise _Closing() from None
+        except Exception:
+            if not writer.started:
+                with trio.move_on_after(self.limits.linger_timeout):
+                    try:
+                        await self._send_response(Response(500), close=True, quiet=True)
+                    except _Closing:
+                        pass
+            raise
+        if not writer.started:
+            await self._send_response(Response(500), close=True, quiet=True)
+            raise _Closing()
+        if not body.finished and not await self._drain_body():
+            # The response is out but the request body is not read: this connection
+            # cannot carry another request.
+            try:
+                await writer.end()
+            except ClientDisconnected:
+                pass
+            raise _Closing()
+        try:
+            await writer.end()
+        except ClientDisconnected:
+            raise _Closing() from None
 
     async def _drain_body(self) -> bool:
         """Discard a small unread body so that the connection can be reused."""
@@ -593,7 +746,7 @@ class _ConnectionDriver:
             await trio.aclose_forcefully(stream)
 
 
-def _check_result(result: object, body: BodyReader) -> Response | None:
+def _check_result(result: object, body: BodyReader) -> Response | StreamingResponse | None:
     """Validate a handler's result; None means the stream was taken over."""
     if body.taken_over:
         if not isinstance(result, Upgrade):
@@ -601,8 +754,8 @@ def _check_result(result: object, body: BodyReader) -> Response | None:
         return None
     if isinstance(result, Upgrade):
         raise UpgradeError("handler returned Upgrade() without calling BodyReader.take_over()")
-    if not isinstance(result, Response):
-        raise TypeError(f"expected the handler to return Response or Upgrade, got {result!r}")
+    if not isinstance(result, Response | StreamingResponse):
+        raise TypeError(f"expected the handler to return Response, StreamingResponse or Upgrade, got {result!r}")
     return result
 
 

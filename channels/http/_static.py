@@ -64,6 +64,11 @@ class StaticFiles:
         """Whether *path* is a mounted file or lies under :attr:`prefix`."""
         return path in self.files or self._relative(path) is not None
 
+    async def has_file(self, path: str) -> bool:
+        """Whether *path* names a file that is served (a fallback app gets the other paths)."""
+        found = await self._find(path)
+        return found is not None and await trio.Path(found).is_file()
+
     async def respond(self, request: Request) -> Response:
         """Return the response for *request*."""
         if request.method not in ("GET", "HEAD"):

@@ -18,7 +18,8 @@ of N broadcasts costs about one round trip). While Redis is unreachable, message
 other nodes are dropped and counted -- local delivery is never held up -- as Phoenix
 logs and drops a PUBLISH on a closed connection.
 
-Wire format (JSON, language-neutral, versioned)::
+Wire format (JSON, language-neutral, versioned; ``channels.pubsub._envelope``, specified in
+``docs/pubsub-envelope.md``)::
 
     {"v": 1, "mode": "except" | "only", "node": <sender>, "target": <node or null>,
      "topic": ..., "dispatcher": ..., "msg": <encoded message>}
@@ -29,7 +30,6 @@ base64). Anything else cannot cross nodes: it is delivered locally and logged.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import socket as stdsocket
@@ -42,7 +42,7 @@ import trio
 
 import otp
 
-from ..protocol import Broadcast
+from ._envelope import ENVELOPE_VERSION, decode_message, encode_envelope, redis_channel
 from ._pubsub import deliver_remote
 from ._redis import (
     RedisConnectionError,
@@ -56,27 +56,6 @@ from ._redis import (
 __all__ = ["RedisAdapter"]
 
 logger = logging.getLogger("channels.pubsub.redis")
-
-_VERSION = 1
-
-
-def encode_message(msg: Any) -> Any:
-    if type(msg) is Broadcast:
-        payload = msg.payload
-        if isinstance(payload, bytes | bytearray | memoryview):
-            return {"t": "b", "topic": msg.topic, "event": msg.event,
-                    "bin": base64.b64encode(bytes(payload)).decode()}
-        return {"t": "b", "topic": msg.topic, "event": msg.event, "payload": payload}
-    return {"t": "j", "v": msg}
-
-
-def decode_message(data: Any) -> Any:
-    if data.get("t") == "b":
-        if "bin" in data:
-            return Broadcast(data["topic"], data["event"], base64.b64decode(data["bin"]))
-        return Broadcast(data["topic"], data["event"], data.get("payload"))
-    return data.get("v")
-
 
 @dataclass(eq=False)
 class RedisAdapter:
@@ -112,7 +91,7 @@ class RedisAdapter:
 
     @property
     def channel(self) -> bytes:
-        return f"phx:{self.pubsub}".encode()
+        return redis_channel(self.pubsub).encode()
 
     # -- Adapter protocol (sync, never blocks) --------------------------------------------
 
@@ -129,8 +108,7 @@ class RedisAdapter:
             self.dropped_while_down += 1
             return
         try:
-            data = orjson.dumps({"v": _VERSION, "mode": mode, "node": self.node_name, "target": target,
-                                 "topic": topic, "dispatcher": dispatcher, "msg": encode_message(message)})
+            data = encode_envelope(mode, self.node_name, target, topic, dispatcher, message)
         except TypeError as exc:
             self.undeliverable += 1
             logger.warning("cannot send %r to other nodes (not JSON-serialisable: %s); delivered locally only",
@@ -255,7 +233,7 @@ class RedisAdapter:
     def _on_message(self, data: bytes) -> None:
         try:
             env = orjson.loads(data)
-            if env.get("v") != _VERSION:
+            if env.get("v") != ENVELOPE_VERSION:
                 return
             mode, origin, target = env["mode"], env["node"], env.get("target")
             if (mode == "except" and origin != self.node_name) or (mode == "only" and target == self.node_name):
