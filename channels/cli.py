@@ -88,13 +88,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.port is not None:
         endpoint.requested_port = args.port
     if args.redis_url is not None:
-        from .pubsub._redis import InvalidRedisURL
+        from .pubsub._redis import InvalidRedisURL, RedisSupportMissing
         from .pubsub._redis_adapter import RedisAdapter
 
         try:
             endpoint.pubsub_adapter = RedisAdapter(args.redis_url, node_name=args.name or "")
         except InvalidRedisURL as exc:
             raise UsageError(f"{exc}; expected redis://[:password@]host[:port][/db]") from None
+        except RedisSupportMissing as exc:
+            raise UsageError(str(exc)) from None
     if args.observer:
         from .ops._observer import enable
 
@@ -119,6 +121,12 @@ def _serve_workers(args: argparse.Namespace, endpoint: Any) -> int:
     if args.redis_url is None:
         raise UsageError("--workers needs --redis-url: the workers share broadcasts and presences through "
                          "Redis (for example --redis-url redis://127.0.0.1:6379)")
+    from ._redis import RedisSupportMissing, require_redis_support
+
+    try:
+        require_redis_support()
+    except RedisSupportMissing as exc:
+        raise UsageError(str(exc)) from None
     extra = ["--log-level", args.log_level]
     if args.observer:
         extra.append("--observer")
@@ -234,17 +242,8 @@ def _cmd_nodes(args: argparse.Namespace) -> int:
 
 
 def _demos() -> Any:
-    try:
-        return importlib.import_module("examples.supervision")
-    except ModuleNotFoundError:
-        cwd = os.getcwd()
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)
-        try:
-            return importlib.import_module("examples.supervision")
-        except ModuleNotFoundError:
-            raise UsageError("the demos live in examples/supervision/ of the source tree; run this "
-                             "command from a checkout of otp-channels") from None
+    """The supervision demos (:mod:`otp.demos`, installed with the package)."""
+    return importlib.import_module("otp.demos")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
