@@ -12,9 +12,13 @@ from . import PHOENIX_JS, make_endpoint
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m examples.chat", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4000, help="0 picks a free port (printed on start)")
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.chat",
+        description="Serve the chat example: a web page at / using the official Phoenix JS client, "
+                    "rooms on the room:* channel at /socket, and who is online (Presence).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=4000,
+                        help="port to listen on (default: %(default)s; 0 picks a free port, printed on start)")
     parser.add_argument("--redis-url", default=None, help="cluster through Redis (e.g. redis://127.0.0.1:6379)")
     parser.add_argument("--phoenix-js", type=Path, default=PHOENIX_JS,
                         help="the Phoenix JS client served at /js/phoenix.js (default: %(default)s)")

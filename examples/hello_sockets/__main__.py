@@ -11,9 +11,13 @@ from . import make_endpoint
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m examples.hello_sockets", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4000)
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.hello_sockets",
+        description="Serve the seed app: the ping and wild:* channels at /socket "
+                    "(WebSocket at ws://HOST:PORT/socket/websocket?vsn=2.0.0).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=4000,
+                        help="port to listen on (default: %(default)s; 0 picks a free port, printed on start)")
     parser.add_argument("--redis-url", default=None, help="cluster through Redis (e.g. redis://127.0.0.1:6379)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
