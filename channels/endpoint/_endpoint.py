@@ -32,10 +32,14 @@ kernel's backlog holds new clients) until a connection ends, instead of failing 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import ipaddress
 import logging
 import os
 import socket as stdsocket
+import ssl as stdssl
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -45,6 +49,7 @@ import trio
 
 import otp
 
+from .. import telemetry
 from ..channel._channel_server import transport_of
 from ..channel._session import session_opener
 from ..channel._socket import Accept, Refuse, Socket
@@ -68,6 +73,7 @@ from ..http import (
     stream_addresses,
     validate_websocket_upgrade,
 )
+from ..http._tls import open_tls_bridge, server_context
 from ..protocol import Serializer, negotiate_serializer
 from ..pubsub._fastlane import broadcast as _broadcast
 from ..pubsub._pubsub import Adapter, AdapterFactory, PubSub
@@ -125,6 +131,10 @@ class _Runtime:
     static: StaticFiles | None
     limiter: Limiter
     extra_routes: list[tuple[str, Callable[..., Any]]] = field(default_factory=list)
+    #: The TLS server context, when the endpoint serves https/wss itself.
+    tls: stdssl.SSLContext | None = None
+    #: Proxies whose X-Forwarded-For is believed (``Endpoint(trusted_proxies=...)``).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 #: Per node, by endpoint name: the running endpoint's runtime state, and its listening sockets.
@@ -157,6 +167,9 @@ class Endpoint:
         http_limits: HTTPLimits | None = None,
         secret_key_base: str | None = None,
         extra_children: Sequence[otp.ChildSpec] = (),
+        ssl: Any = None,
+        trusted_proxies: Sequence[str] = (),
+        metrics: bool = False,
     ) -> None:
         self.name = name
         self.host = host
@@ -177,7 +190,15 @@ class Endpoint:
         self.pubsub_adapter_spec = pubsub_adapter_spec
         self.drainer = drainer
         self.http_limits = http_limits or HTTPLimits()
+        #: Whether the key was given (code, environment): a random one changes at every start.
+        self.secret_key_base_given = secret_key_base is not None
         self.secret_key_base = secret_key_base or os.urandom(32).hex()
+        #: ``ssl.SSLContext`` or ``(certfile, keyfile)``: serve https/wss (see ``channels.http._tls``).
+        self.ssl = ssl
+        #: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` gives the peer address.
+        self.trusted_proxies = list(trusted_proxies)
+        #: Serve Prometheus metrics at ``/metrics`` (see ``channels.endpoint._metrics``).
+        self.metrics = metrics
         self.extra_children = list(extra_children)
         self.pubsub_server = f"{name}.PubSub"
         self.port: int | None = None
@@ -185,6 +206,11 @@ class Endpoint:
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.name} {self.host}:{self.port or self.requested_port}>"
+
+    @property
+    def scheme(self) -> str:
+        """``"https"`` when the endpoint serves TLS itself, else ``"http"``."""
+        return "https" if self.ssl is not None else "http"
 
     def pool_name(self, handler: type[Socket] | type[Transport]) -> str:
         return f"{self.name}.{handler.__qualname__}.Pool"
@@ -340,8 +366,22 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         static = None
         if endpoint.static_dir is not None or endpoint.static_files:
             static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
+        try:
+            tls = server_context(endpoint.ssl) if endpoint.ssl is not None else None
+            trusted = tuple(ipaddress.ip_network(a, strict=False) for a in endpoint.trusted_proxies)
+        except ValueError as exc:
+            for s in socks:
+                s.close()
+            raise ValueError(f"{endpoint.name}: {exc}") from None
         rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections),
-                      list(endpoint.extra_routes))
+                      list(endpoint.extra_routes), tls=tls, trusted_proxies=trusted)
+        metrics = None
+        if endpoint.metrics:
+            from ._metrics import Metrics, metrics_route
+
+            metrics = Metrics(endpoint)
+            metrics.attach()
+            rt.extra_routes.insert(0, ("/metrics", metrics_route(metrics)))
         _RUNTIMES.put(node, endpoint.name, rt)
         _LISTEN_SOCKETS.put(node, endpoint.name, socks)
         me = otp.current_process()
@@ -351,6 +391,8 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
             for s in socks:
                 s.close()
             _LISTEN_SOCKETS.pop(node, endpoint.name, socks)
+            if metrics is not None:
+                metrics.detach()
 
         me.add_exit_hook(close_all)
         return otp.Ok(socks)
@@ -388,9 +430,11 @@ def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
 
         # Added at spawn, not in _connection: a process killed before it first runs must
         # still close its socket and give its slot back.
-        def cleanup(_p: otp.Process, _r: Any) -> None:
+        def cleanup(p: otp.Process, reason: Any) -> None:
             stream.socket.close()
             rt.limiter.release()
+            if telemetry.ACTIVE:
+                _closed_event(rt.endpoint.name, p, reason)
 
         proc.add_exit_hook(cleanup)
         return pid
@@ -402,9 +446,27 @@ def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
 # -- connection processes -------------------------------------------------------------------
 
 
+def _closed_event(endpoint: str, proc: otp.Process, reason: Any) -> None:
+    """SOCKET_CLOSED (and SLOW_CLIENT_CLOSED) for a connection that carried a socket."""
+    transport = proc.behaviour.removeprefix("Connection").strip() or None
+    summary = proc.summary() if proc.summary is not None else None
+    kind = summary.get("transport") if isinstance(summary, dict) else None
+    if kind != "websocket" and transport is None:
+        return  # plain HTTP (long-poll requests, static files): not a socket
+    name = "websocket" if kind == "websocket" else (transport or "websocket")
+    telemetry.execute(telemetry.SOCKET_CLOSED, {"count": 1}, {"endpoint": endpoint, "transport": name})
+    if reason == otp.Shutdown("overflow"):
+        telemetry.execute(telemetry.SLOW_CLIENT_CLOSED, {"count": 1}, {"endpoint": endpoint, "transport": name})
+
+
 async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
     try:
-        upgraded = await _serve_http(stream, rt)
+        if rt.tls is not None:
+            # The handshake happens here, in the connection's own process, on its first read.
+            upgraded = await _serve_http(trio.SSLStream(stream, rt.tls, server_side=True,
+                                                        https_compatible=True), rt)
+        else:
+            upgraded = await _serve_http(stream, rt)
         if upgraded is not None:
             # Only the connection's coroutine lives on (this frame holds little), not the
             # HTTP driver and closures that made it.
@@ -413,7 +475,8 @@ async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
         stream.socket.close()
 
 
-async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None] | None:
+async def _serve_http(stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], rt: _Runtime
+                      ) -> Awaitable[None] | None:
     """Serve HTTP requests until the connection ends (None) or is upgraded (what to run)."""
     me = otp.current_process()
     assert me is not None
@@ -427,6 +490,8 @@ async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None
     upgraded: list[Callable[[], Awaitable[None]]] = []
 
     async def handler(request: Request, body: BodyReader) -> Response | Upgrade:
+        if rt.trusted_proxies:
+            request = forwarded_request(request, rt.trusted_proxies)
         return await _route(rt, me, stream, request, body, upgraded)
 
     await serve_http(stream, handler, limits=rt.endpoint.http_limits)
@@ -436,7 +501,39 @@ async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None
 _NOT_FOUND = Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")
 
 
-async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, request: Request,
+def forwarded_request(request: Request, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+                      ) -> Request:
+    """``request`` with the client's address as its peer, when it came through a trusted proxy.
+
+    Plug.RemoteIp's rule: only when the TCP peer is a trusted proxy, take the rightmost
+    ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries to its left were
+    written by the client and prove nothing). The port stays the proxy connection's.
+    """
+    if request.peer is None or not _is_trusted(request.peer[0], trusted):
+        return request
+    hops = [h.strip() for value in request.header_values("x-forwarded-for") for h in value.split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return request  # garbage: keep the proxy's address rather than guess
+        if not _is_trusted(hop, trusted):
+            return dataclasses.replace(request, peer=(hop, request.peer[1]))
+    return request
+
+
+def _is_trusted(host: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in trusted if net.version == address.version)
+
+
+async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+                 request: Request,
                  body: BodyReader, upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     match = rt.router.match(request.path_segments)
     if match is not None:
@@ -514,7 +611,12 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     socket.serializer = serializer
     socket.pubsub_server = endpoint.pubsub_server
     name = mount.handler.__qualname__
+    started = time.perf_counter() if telemetry.ACTIVE else 0.0
     result = await socket.connect(params, connect_info)
+    if telemetry.ACTIVE:
+        telemetry.execute(telemetry.SOCKET_CONNECTED, {"duration": time.perf_counter() - started},
+                          {"endpoint": endpoint.name, "transport": transport, "handler": name,
+                           "result": "ok" if type(result) is Accept else "error"})
     if type(result) is Refuse:
         logger.info("%s refused a connection: %r", name, result.reply)
         return None
@@ -531,7 +633,8 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     return connected
 
 
-async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, mount: SocketMount,
+async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+                     mount: SocketMount,
                      request: Request, body: BodyReader, path_params: Mapping[str, str],
                      upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     endpoint = rt.endpoint
@@ -579,10 +682,37 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     me.summary = lambda: {"transport": "websocket", "state": "upgrading"}
     peer = f"{request.peer[0]}:{request.peer[1]}" if request.peer else None
     assert socket.serializer is not None
-    upgraded.append(partial(run_websocket, stream, replay, socket.serializer,
-                            session_opener(socket, endpoint.pool_name(mount.handler)),
-                            subprotocol=chosen, options=options, peer=peer))
+    upgraded.append(_over(stream, partial(run_websocket, replay=replay, serializer=socket.serializer,
+                                          open_session=session_opener(socket, endpoint.pool_name(mount.handler)),
+                                          subprotocol=chosen, options=options, peer=peer)))
     return Upgrade()
+
+
+def _over(stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], run: Callable[..., Awaitable[None]],
+          *, stream_keyword: str | None = None) -> Callable[[], Awaitable[None]]:
+    """What the connection runs after an upgrade: ``run`` on the socket, through a TLS bridge if need be."""
+
+    def call(plain: trio.SocketStream) -> Awaitable[None]:
+        return run(**{stream_keyword: plain}) if stream_keyword else run(plain)
+
+    if isinstance(stream, trio.SSLStream):
+        return partial(_over_tls, stream, call)
+    return partial(call, stream)
+
+
+async def _over_tls(tls: trio.SSLStream[trio.SocketStream],
+                    call: Callable[[trio.SocketStream], Awaitable[None]]) -> None:
+    """Run a transport over TLS: it gets a plain socket that ``open_tls_bridge`` pumps."""
+    error: BaseException | None = None
+    async with open_tls_bridge(tls) as plain:
+        try:
+            await call(plain)
+        except trio.Cancelled:
+            raise
+        except BaseException as exc:  # re-raised below, outside the bridge's nursery (no ExceptionGroup)
+            error = exc
+    if error is not None:
+        raise error
 
 
 def _replay_bytes(taken: PrefixedStream) -> bytes:
@@ -590,7 +720,8 @@ def _replay_bytes(taken: PrefixedStream) -> bytes:
     return taken.replay
 
 
-async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: Transport,
+async def _raw_websocket(me: otp.Process, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+                         transport: Transport,
                          params: Mapping[str, Any], connect_info: Mapping[str, Any], chosen: str | None,
                          options: WebSocketOptions, request: Request, body: BodyReader,
                          upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
@@ -610,9 +741,10 @@ async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: 
         return Response(400, [("content-type", "text/plain; charset=utf-8")], problem.encode())
     me.behaviour = f"Connection {name}"
     replay = _replay_bytes(body.take_over())
-    upgraded.append(partial(run_transport, transport, result.socket, stream, replay, subprotocol=chosen,
-                            max_frame_size=options.max_frame_size, max_outbox_bytes=options.max_outbox_bytes,
-                            timeout=options.timeout))
+    upgraded.append(_over(stream, partial(run_transport, transport, result.socket, replay=replay,
+                                          subprotocol=chosen, max_frame_size=options.max_frame_size,
+                                          max_outbox_bytes=options.max_outbox_bytes, timeout=options.timeout),
+                          stream_keyword="stream"))
     return Upgrade()
 
 

@@ -41,7 +41,7 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -527,13 +527,36 @@ class _NoTracebacks(logging.Filter):
 
 
 def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
-          out: Any = None) -> int:
+          out: Any = None, environ: Mapping[str, str] | None = None) -> int:
     """Run ``endpoint`` (and its control interface) in a fresh node until SIGINT/SIGTERM.
 
     Prints where it listens and the control address; returns the process exit status
     (0 after a signal, 1 if the endpoint stopped by itself). On a signal the node shuts
     down in order: the drainer closes sockets with 1012, then the listener stops.
+
+    Configuration: the ``OTP_CHANNELS_*`` variables of ``environ`` (default: ``os.environ``)
+    win over the endpoint's values in code and over ``control`` and ``node_name`` (see
+    ``channels.ops._config``; ``OTP_CHANNELS_CONTROL=0`` skips the control socket).
+    ``otp-channels serve`` merges its flags with the environment itself and passes
+    ``environ={}``. ``OTP_CHANNELS_WORKERS``, ``_RELOAD`` and ``_LOG_LEVEL`` only apply to
+    ``otp-channels serve``.
+
+    Raises:
+      ConfigError: a variable is invalid, or TLS is configured without a stable
+        ``secret_key_base``.
     """
+    from ._config import apply_to_endpoint, check_stable_secret, from_environ
+
+    values = from_environ(os.environ if environ is None else environ)
+    if values:
+        apply_to_endpoint(endpoint, values, node_name=values.get("name", node_name))
+        control = values.get("control", control)
+        node_name = values.get("name", node_name)
+        if values.get("observer") and mounted_path(endpoint) is None:
+            from ._observer import enable
+
+            enable(endpoint)
+    check_stable_secret(endpoint, workers=None)
     say = out if out is not None else (lambda text: print(text, flush=True))
     status = 0
     if control:
@@ -564,10 +587,13 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
             gone.set()
 
         proc.add_exit_hook(on_exit)
-        say(f"[{endpoint.name}] listening on http://{endpoint.host}:{endpoint.port}")
+        scheme = getattr(endpoint, "scheme", "http")
+        say(f"[{endpoint.name}] listening on {scheme}://{endpoint.host}:{endpoint.port}")
+        if getattr(endpoint, "metrics", False):
+            say(f"metrics: {scheme}://{endpoint.host}:{endpoint.port}/metrics")
         observer = mounted_path(endpoint)
         if observer is not None:
-            say(f"observer: http://{endpoint.host}:{endpoint.port}{observer}/")
+            say(f"observer: {scheme}://{endpoint.host}:{endpoint.port}{observer}/")
         if address is not None:
             say(f"control socket: {address.socket_path}  (try: otp-channels tree)")
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels import _config as config
+from channels.ops import _config as config
 
 
 def test_every_setting_is_read_from_its_variable_and_parsed() -> None:

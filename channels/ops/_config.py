@@ -37,6 +37,8 @@ __all__ = [
     "SETTINGS",
     "ConfigError",
     "Setting",
+    "apply_to_endpoint",
+    "check_stable_secret",
     "from_environ",
     "generate_secret",
     "settings_table",
@@ -204,6 +206,63 @@ def from_environ(environ: Mapping[str, str], *, only: str | None = None) -> dict
             shown = "***" if setting.name == "secret_key_base" else repr(raw)
             raise ConfigError(f"{key}={shown}: {exc}") from None
     return found
+
+
+#: Settings that are endpoint attributes of another name.
+_ATTRIBUTE = {"port": "requested_port"}
+_PLAIN = ("host", "port", "secret_key_base", "url_host", "check_origin", "max_connections", "num_acceptors",
+          "trusted_proxies", "metrics")
+
+
+def apply_to_endpoint(endpoint: Any, values: Mapping[str, Any], *, node_name: str | None = None) -> None:
+    """Set the endpoint settings of ``values`` (from :func:`from_environ` and flags) on ``endpoint``.
+
+    Call it before the endpoint starts. ``redis_url`` installs a ``RedisAdapter`` (named
+    ``node_name`` in the cluster); ``certfile`` and ``keyfile`` go together.
+
+    Raises:
+      ConfigError: only one of certfile and keyfile.
+      InvalidRedisURL, RedisSupportMissing: from the Redis adapter.
+    """
+    for name in _PLAIN:
+        if name in values:
+            setattr(endpoint, _ATTRIBUTE.get(name, name), values[name])
+    if "secret_key_base" in values:
+        endpoint.secret_key_base_given = True
+    certfile, keyfile = values.get("certfile"), values.get("keyfile")
+    if (certfile is None) != (keyfile is None):
+        raise ConfigError("TLS needs both a certificate and its key: --certfile and --keyfile "
+                          "(or OTP_CHANNELS_CERTFILE and OTP_CHANNELS_KEYFILE)")
+    if certfile is not None:
+        endpoint.ssl = (certfile, keyfile)
+    if values.get("redis_url") is not None:
+        from ..pubsub import RedisAdapter
+
+        endpoint.pubsub_adapter = RedisAdapter(values["redis_url"], node_name=node_name or "")
+
+
+def check_stable_secret(endpoint: Any, *, workers: int | None) -> None:
+    """Refuse a multi-worker or TLS deployment whose secret_key_base is random at each start.
+
+    Long-poll tokens are signed with it: a random key makes every restart, and every other
+    worker, refuse the tokens a client holds.
+
+    Raises:
+      ConfigError: saying how to make and give a stable key.
+    """
+    if getattr(endpoint, "secret_key_base_given", False):
+        return
+    why = []
+    if workers is not None and workers > 1:
+        why.append(f"{workers} workers")
+    if getattr(endpoint, "ssl", None) is not None:
+        why.append("TLS")
+    if why:
+        raise ConfigError(
+            f"{' and '.join(why)} need(s) a stable secret key base (it signs long-poll tokens, which must "
+            "survive a restart and be valid on every worker): make one with `otp-channels gen secret` and "
+            "set OTP_CHANNELS_SECRET_KEY_BASE=<it> in the environment (or pass "
+            "Endpoint(secret_key_base=...) from your own configuration)")
 
 
 def generate_secret() -> str:

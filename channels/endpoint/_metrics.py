@@ -21,7 +21,7 @@ or ``curl http://127.0.0.1:4000/metrics``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -30,9 +30,10 @@ from prometheus_client.registry import Collector
 
 import otp
 
-from . import telemetry
+from .. import telemetry
+from ..http import BodyReader, Request, Response
 
-__all__ = ["CONTENT_TYPE", "HANDLE_IN_BUCKETS", "Metrics"]
+__all__ = ["CONTENT_TYPE", "HANDLE_IN_BUCKETS", "Metrics", "metrics_route"]
 
 logger = logging.getLogger("channels.metrics")
 
@@ -172,7 +173,7 @@ class _NodeCollector(Collector):
 
 
 def _pubsub_metrics(pubsub: str) -> Iterator[Metric]:
-    from ._pubsub import PubSub
+    from ..pubsub import PubSub
 
     try:
         stats = PubSub.statistics(pubsub)
@@ -197,3 +198,17 @@ def _pubsub_metrics(pubsub: str) -> Iterator[Metric]:
                            ("received", "Messages the adapter received from other nodes")):
         if key in stats:
             yield CounterMetricFamily(f"channels_pubsub_adapter_{key}", help_text, value=stats[key])
+
+
+def metrics_route(metrics: Metrics) -> Callable[[Request, BodyReader], Awaitable[Response]]:
+    """The ``/metrics`` handler: GET (or HEAD) answers the text format; other methods 405."""
+
+    async def handle(request: Request, body: BodyReader) -> Response:
+        if request.path != "/metrics":
+            return Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")
+        if request.method not in ("GET", "HEAD"):
+            return Response(405, [("allow", "GET, HEAD"), ("content-type", "text/plain; charset=utf-8")],
+                            b"Method Not Allowed")
+        return Response(200, [("content-type", CONTENT_TYPE), ("cache-control", "no-store")], metrics.render())
+
+    return handle
