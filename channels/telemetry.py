@@ -22,7 +22,8 @@ The events, each with its ``measurements`` and then its ``metadata`` (durations 
   class name), ``topic``, ``result`` (``"ok"`` / ``"error"`` / ``"crash"``).
 * ``CHANNEL_HANDLED_IN``: ``duration`` of ``handle_in``; ``endpoint``, ``channel``,
   ``topic``, ``event``.
-* ``CHANNEL_PUSHED``: ``count`` of messages a channel sent its client; ``endpoint``,
+* ``CHANNEL_PUSHED``: ``count`` of messages a channel sent its client (a push, a reply, a
+  join's reply); ``endpoint``,
   ``channel``, ``kind`` (``"push"`` / ``"reply"``).
 * ``BROADCAST``: ``deliveries``, the local subscribers reached; ``pubsub``, ``topic``.
 * ``SLOW_CLIENT_CLOSED``: ``count`` (1); ``endpoint``, ``transport``.
