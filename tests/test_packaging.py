@@ -211,6 +211,12 @@ def test_the_demo_script_installs_only_the_runtime_dependencies() -> None:
                 break
         else:
             raise AssertionError(".ci/demo exited before listening:\n" + "".join(lines))
+        for line in proc.stdout:  # every node is inspectable: the demo opens its control socket
+            lines.append(line)
+            if "control socket:" in line:
+                break
+        else:
+            raise AssertionError(".ci/demo opened no control socket:\n" + "".join(lines))
         done = _run(ROOT / ".venv-demo" / "bin" / "python", "-m", "pip", "list", "--format=freeze",
                     "--disable-pip-version-check", cwd=ROOT)
         installed = {line.split("==")[0].lower() for line in done.stdout.splitlines()}

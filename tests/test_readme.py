@@ -130,3 +130,61 @@ def test_the_longpoll_example_mounts_longpoll_on_the_first_channels_socket(tmp_p
     (tmp_path / "test_longpoll.py").write_text(_LONGPOLL_CHECK)
     done = _pytest(tmp_path, "test_longpoll.py")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_configuration_table_lists_every_setting() -> None:
+    from channels.ops._config import settings_table
+
+    assert settings_table() in README
+
+
+def test_the_telemetry_example_attaches_a_handler_that_runs(tmp_path: Path) -> None:
+    (tmp_path / "slow_log.py").write_text(example("Metrics and events"))
+    check = ("import slow_log\n"
+             "from channels import telemetry\n"
+             "assert telemetry.list_handlers() == [('log-slow-handle-in', telemetry.CHANNEL_HANDLED_IN)]\n"
+             "telemetry.execute(telemetry.CHANNEL_HANDLED_IN, {'duration': 0.2}, {'channel': 'RoomChannel', "
+             "'event': 'new_msg'})\n"
+             "telemetry.execute(telemetry.CHANNEL_HANDLED_IN, {'duration': 0.001}, {'channel': 'RoomChannel', "
+             "'event': 'fast'})\n")
+    (tmp_path / "check.py").write_text(check)
+    done = _python(tmp_path, "check.py")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "slow handle_in: RoomChannel new_msg 0.2\n"
+
+
+def test_the_first_channel_runs_as_a_script_configured_by_the_environment_and_is_inspectable(
+        tmp_path: Path) -> None:
+    import shutil
+    import signal
+    import tempfile
+
+    (tmp_path / "room.py").write_text(example("A first channel in 20 lines"))
+    runtime = Path(tempfile.mkdtemp(prefix="oc-"))
+    runtime.chmod(0o700)
+    env = {**_env(), "OTP_CHANNELS_PORT": "0", "OTP_CHANNELS_RUNTIME_DIR": str(runtime)}
+    proc = subprocess.Popen([sys.executable, "room.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "control socket:" in line:
+                break
+        output = "".join(seen)
+        port = re.search(r"listening on http://127\.0\.0\.1:(\d+)", output)
+        assert port is not None, output
+        assert port.group(1) != "4000"  # OTP_CHANNELS_PORT=0 won over Endpoint(port=4000)
+        tree = subprocess.run([sys.executable, "-m", "channels", "tree"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+        assert tree.returncode == 0, tree.stderr
+        assert "Endpoint.Listener" in tree.stdout
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=_TIMEOUT)
+        assert proc.returncode == 0, output + rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -22,6 +22,9 @@ def main() -> None:
     parser.add_argument("--redis-url", default=None, help="cluster through Redis (e.g. redis://127.0.0.1:6379)")
     parser.add_argument("--phoenix-js", type=Path, default=PHOENIX_JS,
                         help="the Phoenix JS client served at /js/phoenix.js (default: %(default)s)")
+    parser.add_argument("--no-control", action="store_true",
+                        help="do not open the control socket that otp-channels tree, ps and kill use "
+                             "(also OTP_CHANNELS_CONTROL=0)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.phoenix_js.is_file():
@@ -29,7 +32,7 @@ def main() -> None:
             "the Phoenix JS client is not installed (%s is missing): the page will not work until you run "
             "`cd tests/interop && npm ci` (or `.ci/setup --with-services`)", args.phoenix_js)
     endpoint = make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, phoenix_js=args.phoenix_js)
-    raise SystemExit(channels.serve(endpoint, control=False))
+    raise SystemExit(channels.serve(endpoint, control=not args.no_control))
 
 
 if __name__ == "__main__":
