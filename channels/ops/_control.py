@@ -563,6 +563,12 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
         runtime_dir(create=True)  # a directory we cannot use is reported before anything starts
 
     async def main() -> None:
+        # The handlers go in before anything starts: a SIGTERM that comes as soon as the node
+        # says "listening" (or during the start) drains it rather than killing the process.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            await run(signals)
+
+    async def run(signals: Any) -> None:
         nonlocal status
         node = otp.current_node()
         say(f"starting {endpoint.name} on node {node.name} (os pid {os.getpid()}) ...")
@@ -596,24 +602,23 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
             say(f"observer: {scheme}://{endpoint.host}:{endpoint.port}{observer}/")
         if address is not None:
             say(f"control socket: {address.socket_path}  (try: otp-channels tree)")
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery:
 
-                async def wait_signal() -> None:
-                    async for signum in signals:
-                        say(f"received {signal.Signals(signum).name}: shutting down (draining sockets) ...")
-                        nursery.cancel_scope.cancel()
-                        return
-
-                async def wait_gone() -> None:
-                    nonlocal status
-                    await gone.wait()
-                    say(f"{endpoint.name} stopped: {why[0]!r}; see the log above for the cause")
-                    status = 1
+            async def wait_signal() -> None:
+                async for signum in signals:
+                    say(f"received {signal.Signals(signum).name}: shutting down (draining sockets) ...")
                     nursery.cancel_scope.cancel()
+                    return
 
-                nursery.start_soon(wait_signal)
-                nursery.start_soon(wait_gone)
+            async def wait_gone() -> None:
+                nonlocal status
+                await gone.wait()
+                say(f"{endpoint.name} stopped: {why[0]!r}; see the log above for the cause")
+                status = 1
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(wait_signal)
+            nursery.start_soon(wait_gone)
 
     otp.run(main, name=node_name or endpoint.name)
     say("stopped.")
