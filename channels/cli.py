@@ -250,6 +250,9 @@ def _cmd_kill(args: argparse.Namespace) -> int:
         result = client.request("kill", target=args.target, reason=args.reason)
     name = f" ({result['name']})" if result.get("name") else ""
     print(f"sent exit signal {result['reason']!r} to {result['pid']}{name}")
+    if result.get("trapped"):
+        print(f"{result['pid']} traps exits: the signal was delivered as a message (an Exit in its mailbox), "
+              "not applied; the process decides what to do with it (use --reason kill to force it)")
     return 0
 
 

@@ -478,8 +478,10 @@ def handle_request(node: otp.Node, request: dict[str, Any]) -> Any:
         text = str(request.get("reason", "kill"))
         reason = _REASONS.get(text, text)
         logger.warning("control: exit(%s, %s) requested by the CLI", proc.pid, text)
+        # Erlang's rule: a process that traps exits gets any signal but kill as a message.
+        trapped = bool(proc.trap_exit) and reason is not otp.KILL
         node.exit(proc.pid, reason)
-        return {"pid": str(proc.pid), "name": proc.name, "reason": text}
+        return {"pid": str(proc.pid), "name": proc.name, "reason": text, "trapped": trapped}
     raise ControlError(f"unknown command {cmd!r}; known: hello, snapshot, info, kill")
 
 
