@@ -101,6 +101,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     values = serve_settings(args, os.environ)
     endpoint = load_endpoint(args.target)
     workers = values.get("workers")
+    if values.get("reload"):
+        return _serve_reload(args, endpoint, values)
     try:
         if workers is not None:
             if values.get("redis_url") is None:
@@ -140,12 +142,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 _WORKER_FLAGS = ("log_level", "observer", "control", "metrics", "certfile", "keyfile", "trusted_proxies")
 
 
-def _serve_workers(args: argparse.Namespace, endpoint: Any, values: Mapping[str, Any]) -> int:
-    """``serve --workers N``: N worker processes on one port, clustered through Redis."""
-    from .ops._workers import serve_workers
-
+def _as_flags(values: Mapping[str, Any], names: Sequence[str]) -> list[str]:
     extra: list[str] = []
-    for name in _WORKER_FLAGS:
+    for name in names:
         value = values.get(name)
         if value is None:
             continue
@@ -157,6 +156,33 @@ def _serve_workers(args: argparse.Namespace, endpoint: Any, values: Mapping[str,
             extra += [f"--{name.replace('_', '-')}", ",".join(value)]
         else:
             extra += [f"--{name.replace('_', '-')}", str(value)]
+    return extra
+
+
+def _serve_reload(args: argparse.Namespace, endpoint: Any, values: Mapping[str, Any]) -> int:
+    """``serve --reload``: the node in a child process, restarted when Python files change."""
+    from .ops._reload import ReloadSupportMissing, serve_reload
+    from .ops._workers import _free_port
+
+    if values.get("workers") is not None:
+        raise UsageError("--reload is for development and runs one node: drop --workers (or OTP_CHANNELS_WORKERS)")
+    host = values.get("host", endpoint.host)
+    port = values.get("port", endpoint.requested_port)
+    if port == 0:
+        port = _free_port(host)  # every restart listens on the same port
+    child = [args.target, "--host", host, "--port", str(port),
+             *_as_flags(values, ("name", "redis_url", *_WORKER_FLAGS))]
+    try:
+        return serve_reload(child, watch=Path.cwd())
+    except ReloadSupportMissing as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _serve_workers(args: argparse.Namespace, endpoint: Any, values: Mapping[str, Any]) -> int:
+    """``serve --workers N``: N worker processes on one port, clustered through Redis."""
+    from .ops._workers import serve_workers
+
+    extra = _as_flags(values, _WORKER_FLAGS)
     scheme = "https" if values.get("certfile") else "http"
     return serve_workers(args.target, values["workers"], host=endpoint.host, port=endpoint.requested_port,
                          redis_url=values["redis_url"], name=values.get("name") or endpoint.name,
