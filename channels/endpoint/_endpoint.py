@@ -231,7 +231,7 @@ class Endpoint:
                 seen.add(pool)
                 children.append(otp.PartitionSupervisor.child_spec(name=pool, partitions=mount.partitions))
         if any(m.longpoll for m in self.sockets):
-            children.extend(longpoll_children(self.name))
+            children.extend(longpoll_children(self.name, self.pubsub_server))
         children.extend(self.extra_children)
         children.append(otp.Supervisor.child_spec(
             self._listener_children(), id="listener", name=f"{self.name}.Listener",
