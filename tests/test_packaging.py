@@ -39,7 +39,7 @@ import channels
 
 class PingChannel(channels.Channel):
     async def join(self, topic, payload, socket):
-        return channels.Ok(socket)
+        return channels.Accept(socket)
 
     async def handle_in(self, event, payload, socket):
         return channels.Reply(("ok", {"pong": payload}), socket)

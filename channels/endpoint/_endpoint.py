@@ -449,7 +449,10 @@ def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
 def _closed_event(endpoint: str, proc: otp.Process, reason: Any) -> None:
     """SOCKET_CLOSED (and SLOW_CLIENT_CLOSED) for a connection that carried a socket."""
     transport = proc.behaviour.removeprefix("Connection").strip() or None
-    summary = proc.summary() if proc.summary is not None else None
+    try:
+        summary = proc.summary() if proc.summary is not None else None
+    except Exception:  # introspection must never break an exit hook
+        summary = None
     kind = summary.get("transport") if isinstance(summary, dict) else None
     if kind != "websocket" and transport is None:
         return  # plain HTTP (long-poll requests, static files): not a socket
