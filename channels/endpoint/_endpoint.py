@@ -28,6 +28,14 @@ what is left, then the pools and the PubSub go.
 
 ``max_connections`` applies back-pressure: at the limit, acceptors stop accepting (the
 kernel's backlog holds new clients) until a connection ends, instead of failing them.
+
+Deployment options: ``ssl=`` (an ``ssl.SSLContext`` or ``(certfile, keyfile)``) serves
+https/wss (``channels.http._tls``); ``trusted_proxies=`` (addresses or networks) takes the
+peer address from ``X-Forwarded-For`` when the connection comes from one of them;
+``metrics=True`` serves Prometheus metrics at ``/metrics`` (``channels.endpoint._metrics``).
+``secret_key_base`` signs long-poll tokens: give a stable one (``otp-channels gen secret``)
+for several workers or nodes. ``channels.serve`` also reads all of these (and the port,
+host, Redis URL...) from ``OTP_CHANNELS_*`` environment variables (``channels.ops._config``).
 """
 
 from __future__ import annotations
