@@ -135,3 +135,39 @@ def test_bad_ssl_options_say_what_is_expected(tmp_path: Path) -> None:
         server_context("cert.pem")
     with pytest.raises(ValueError, match="cannot load the TLS certificate"):
         server_context((tmp_path / "missing.pem", tmp_path / "missing.key"))
+
+
+class EchoTransport(channels.Transport):
+    """A raw WebSocket transport: echoes each text frame back, upper-cased."""
+
+    async def handle_in(self, data: str | bytes, state: Any) -> Any:
+        return otp.Reply(data.upper() if isinstance(data, str) else data, state)
+
+
+async def test_a_raw_transport_over_wss_echoes_and_closes_cleanly(
+        node: otp.Node, ca: trustme.CA, cert_files: tuple[Path, Path]) -> None:
+    endpoint = channels.Endpoint(name="TLS.Raw", check_origin=False, ssl=cert_files,
+                                 sockets=[channels.SocketMount("/raw", EchoTransport)])
+    async with testing.open_endpoint(endpoint) as ep:
+        url = f"wss://127.0.0.1:{ep.port}/raw/websocket"
+        async with trio_websocket.open_websocket_url(url, ssl_context=_client_context(ca)) as ws:
+            for word in ("hello", "over", "tls"):
+                await ws.send_message(word)
+                assert await ws.get_message() == word.upper()
+            await ws.aclose(1000, "bye")
+            assert ws.closed is not None
+            assert ws.closed.code == 1000
+
+
+async def test_draining_over_tls_reaches_the_client_as_1012(
+        node: otp.Node, ca: trustme.CA, cert_files: tuple[Path, Path]) -> None:
+    async with testing.open_endpoint(_endpoint(cert_files)) as ep:
+        url = f"wss://127.0.0.1:{ep.port}/socket/websocket?vsn=2.0.0"
+        async with trio_websocket.open_websocket_url(url, ssl_context=_client_context(ca)) as ws:
+            await ws.send_message(json.dumps(["1", "1", "echo:1", "phx_join", {}]))
+            assert json.loads(await ws.get_message())[4]["status"] == "ok"
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ep.stop)
+                with pytest.raises(trio_websocket.ConnectionClosed) as closed:
+                    await ws.get_message()
+            assert closed.value.reason.code == 1012
