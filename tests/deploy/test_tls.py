@@ -162,12 +162,19 @@ async def test_a_raw_transport_over_wss_echoes_and_closes_cleanly(
 async def test_draining_over_tls_reaches_the_client_as_1012(
         node: otp.Node, ca: trustme.CA, cert_files: tuple[Path, Path]) -> None:
     async with testing.open_endpoint(_endpoint(cert_files)) as ep:
-        url = f"wss://127.0.0.1:{ep.port}/socket/websocket?vsn=2.0.0"
-        async with trio_websocket.open_websocket_url(url, ssl_context=_client_context(ca)) as ws:
-            await ws.send_message(json.dumps(["1", "1", "echo:1", "phx_join", {}]))
-            assert json.loads(await ws.get_message())[4]["status"] == "ok"
+        # trio-websocket leaves its stream open when the server closes: own it, close it here.
+        stream = await trio.open_ssl_over_tcp_stream("127.0.0.1", ep.port, ssl_context=_client_context(ca),
+                                                     https_compatible=True)
+        try:
             async with trio.open_nursery() as nursery:
+                ws = await trio_websocket.wrap_client_stream(nursery, stream, "127.0.0.1",
+                                                             "/socket/websocket?vsn=2.0.0")
+                await ws.send_message(json.dumps(["1", "1", "echo:1", "phx_join", {}]))
+                assert json.loads(await ws.get_message())[4]["status"] == "ok"
                 nursery.start_soon(ep.stop)
                 with pytest.raises(trio_websocket.ConnectionClosed) as closed:
                     await ws.get_message()
-            assert closed.value.reason.code == 1012
+                assert closed.value.reason.code == 1012
+                await ws.aclose()
+        finally:
+            await trio.aclose_forcefully(stream)
