@@ -76,7 +76,7 @@ import trio
 
 import otp
 
-from .. import token as _token
+from .. import telemetry, token as _token
 from ..http import (
     LONGPOLL_HEADERS,
     BodyReader,
@@ -399,10 +399,15 @@ class _LongPollSession(otp.GenServer[_State]):
         sessions = arg.registry.sessions
         sessions[arg.session_id] = io
 
-        def forget(_p: otp.Process, _r: Any) -> None:
+        def forget(_p: otp.Process, reason: Any) -> None:
             io.alive = False
             if sessions.get(io.session_id) is io:
                 del sessions[io.session_id]
+            if telemetry.ACTIVE:
+                meta = {"endpoint": mount.endpoint_name, "transport": "longpoll"}
+                telemetry.execute(telemetry.SOCKET_CLOSED, {"count": 1}, meta)
+                if reason == otp.Shutdown("overflow"):
+                    telemetry.execute(telemetry.SLOW_CLIENT_CLOSED, {"count": 1}, meta)
 
         me.add_exit_hook(forget)
         otp.send_after(mount.options.inactive_after, me.pid, _CheckInactive())

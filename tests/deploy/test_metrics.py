@@ -124,3 +124,23 @@ async def test_metrics_are_off_by_default_and_handlers_detach_when_the_endpoint_
     async with testing.open_endpoint(endpoint):
         assert set(telemetry.ACTIVE) == set(telemetry.EVENTS)
     assert telemetry.ACTIVE == {}
+
+
+async def test_longpoll_sessions_that_end_are_counted_and_an_overflow_as_a_slow_client(node: otp.Node) -> None:
+    endpoint = channels.Endpoint(name="Metrics.LP", check_origin=False, metrics=True,
+                                 sockets=[channels.SocketMount("/socket", RoomSocket, longpoll=True)])
+    async with testing.open_endpoint(endpoint) as ep:
+        for _ in range(2):
+            status, _headers, body = await _get(ep.port, "/socket/longpoll?vsn=2.0.0")
+            assert status == 200
+            assert '"status":410' in body.replace(" ", "")  # a new session
+        sessions = [p for p in node.processes() if p.behaviour == "LongPollSession"]
+        assert len(sessions) == 2
+        gone = trio.Event()
+        sessions[0].add_exit_hook(lambda _p, _r: gone.set())
+        # Stopped as the session stops itself when its client does not poll fast enough.
+        otp.exit(sessions[0].pid, otp.Shutdown("overflow"))
+        await gone.wait()
+        got = _samples((await _get(ep.port, "/metrics"))[2])
+        assert got[("channels_socket_closes_total", (("transport", "longpoll"),))] == 1
+        assert got[("channels_slow_client_closes_total", (("transport", "longpoll"),))] == 1
