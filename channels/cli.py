@@ -80,8 +80,10 @@ def load_endpoint(target: str) -> Any:
 
 def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
     """The ``serve`` settings: each flag given, else its ``OTP_CHANNELS_*`` variable (see ``channels.ops._config``)."""
-    from .ops._config import SETTINGS, ConfigError, from_environ
+    from .ops._config import SETTINGS, ConfigError, from_environ, unknown_variables
 
+    for warning in unknown_variables(environ):
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
     try:
         values = from_environ(environ)
     except ConfigError as exc:

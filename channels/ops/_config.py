@@ -15,8 +15,8 @@ The environment is read when an endpoint is *served* (``otp-channels serve`` or
 tests do not depend on the environment they run in.
 
 A variable that cannot be parsed stops the start with a message naming it
-(:class:`ConfigError`); an unknown ``OTP_CHANNELS_*`` variable is reported too (a typo
-would otherwise be ignored silently).
+(:class:`ConfigError`); an unknown ``OTP_CHANNELS_*`` variable is reported with a warning
+(:func:`unknown_variables`: a typo would otherwise be ignored silently) and otherwise ignored.
 
 ``secret_key_base`` signs long-poll session tokens. Without one, each start picks a
 random key: tokens die with a restart and differ between workers. ``serve`` therefore
@@ -42,6 +42,7 @@ __all__ = [
     "from_environ",
     "generate_secret",
     "settings_table",
+    "unknown_variables",
 ]
 
 ENV_PREFIX = "OTP_CHANNELS_"
@@ -176,8 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
-#: Variables of ours that are not settings (read elsewhere).
-_OTHER_VARIABLES = {"OTP_CHANNELS_RUNTIME_DIR"}
+#: Variables of ours that are not ``serve`` settings (read where they are used).
+_OTHER_VARIABLES = {"OTP_CHANNELS_RUNTIME_DIR", "OTP_CHANNELS_PUBLISH_TOKEN"}
 
 
 def from_environ(environ: Mapping[str, str], *, only: str | None = None) -> dict[str, Any]:
@@ -188,16 +189,13 @@ def from_environ(environ: Mapping[str, str], *, only: str | None = None) -> dict
       only: ``"endpoint"`` or ``"serve"`` to read only those settings.
 
     Raises:
-      ConfigError: a variable cannot be parsed, or an ``OTP_CHANNELS_*`` variable is unknown.
+      ConfigError: a variable cannot be parsed.
     """
     found: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in _OTHER_VARIABLES:
-            continue
         setting = _BY_ENV.get(key)
         if setting is None:
-            known = ", ".join(sorted(_BY_ENV))
-            raise ConfigError(f"unknown setting {key} in the environment (known: {known})")
+            continue
         if only is not None and setting.applies_to != only:
             continue
         try:
@@ -263,6 +261,14 @@ def check_stable_secret(endpoint: Any, *, workers: int | None) -> None:
             "survive a restart and be valid on every worker): make one with `otp-channels gen secret` and "
             "set OTP_CHANNELS_SECRET_KEY_BASE=<it> in the environment (or pass "
             "Endpoint(secret_key_base=...) from your own configuration)")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Warnings for the ``OTP_CHANNELS_*`` variables of ``environ`` that nothing reads (typos, most likely)."""
+    known = ", ".join(sorted(_BY_ENV))
+    return [f"unknown setting {key} in the environment, ignored (known: {known})"
+            for key in sorted(environ)
+            if key.startswith(ENV_PREFIX) and key not in _BY_ENV and key not in _OTHER_VARIABLES]
 
 
 def generate_secret() -> str:

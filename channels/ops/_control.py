@@ -547,9 +547,12 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
       ConfigError: a variable is invalid, or TLS is configured without a stable
         ``secret_key_base``.
     """
-    from ._config import apply_to_endpoint, check_stable_secret, from_environ
+    from ._config import apply_to_endpoint, check_stable_secret, from_environ, unknown_variables
 
-    values = from_environ(os.environ if environ is None else environ)
+    env = os.environ if environ is None else environ
+    for warning in unknown_variables(env):
+        logger.warning("%s", warning)
+    values = from_environ(env)
     if values:
         apply_to_endpoint(endpoint, values, node_name=values.get("name", node_name))
         control = values.get("control", control)

@@ -54,8 +54,11 @@ def test_a_short_secret_is_refused_without_echoing_it() -> None:
 
 
 def test_an_unknown_variable_is_reported_so_that_typos_are_not_ignored() -> None:
-    with pytest.raises(config.ConfigError, match="unknown setting OTP_CHANNELS_PROT in the environment"):
-        config.from_environ({"OTP_CHANNELS_PROT": "4000"})
+    env = {"OTP_CHANNELS_PROT": "4000", "OTP_CHANNELS_PORT": "1", "OTP_CHANNELS_RUNTIME_DIR": "/x",
+           "OTP_CHANNELS_PUBLISH_TOKEN": "t"}
+    (warning,) = config.unknown_variables(env)
+    assert warning.startswith("unknown setting OTP_CHANNELS_PROT in the environment, ignored (known: ")
+    assert config.from_environ(env) == {"port": 1}
 
 
 def test_generated_secrets_are_long_enough_url_safe_and_differ() -> None:
