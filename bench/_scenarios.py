@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -488,6 +489,8 @@ def workers_spec(workers: int) -> ServerSpec:
         f"otp-channels serve --workers {workers} --redis-url (a local redis-server; not "
         "pinned; RSS and CPU summed over the workers)",
         peer=False, multi_process=True, needs_redis=True,
+        # Several workers need one stable secret key base (serve refuses to start without it).
+        env={**os.environ, "OTP_CHANNELS_SECRET_KEY_BASE": secrets.token_urlsafe(48)},
     )
 
 

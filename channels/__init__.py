@@ -48,3 +48,5 @@ from .transports import (
 )
 
 _logging.getLogger("channels").addHandler(_logging.NullHandler())
+
+__version__ = "0.1.0"

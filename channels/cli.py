@@ -10,6 +10,7 @@ Usage::
     otp-channels demo one_for_one|one_for_all|rest_for_one|escalation|all
     otp-channels new channel Room [--dir DIR]
     otp-channels new socket User [--dir DIR]
+    otp-channels gen secret
 
 ``python -m channels ...`` is the same program. ``tree``, ``ps`` and ``kill`` talk to the
 node's control socket (see ``channels.ops._control``); with one node running they find it
@@ -25,7 +26,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,32 +78,59 @@ def load_endpoint(target: str) -> Any:
     return obj
 
 
+def serve_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``serve`` settings: each flag given, else its ``OTP_CHANNELS_*`` variable (see ``channels.ops._config``)."""
+    from .ops._config import SETTINGS, ConfigError, from_environ, unknown_variables
+
+    for warning in unknown_variables(environ):
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    try:
+        values = from_environ(environ)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for setting in SETTINGS:
+        flagged = getattr(args, setting.name, None) if setting.flag is not None else None
+        if flagged is not None:
+            values[setting.name] = flagged
+    return values
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from .ops._config import ConfigError, apply_to_endpoint, check_stable_secret
     from .ops._control import serve
+    from .pubsub._redis import InvalidRedisURL, RedisSupportMissing
 
+    values = serve_settings(args, os.environ)
     endpoint = load_endpoint(args.target)
-    if args.workers is not None:
-        return _serve_workers(args, endpoint)
-    if args.host is not None:
-        endpoint.host = args.host
-    if args.port is not None:
-        endpoint.requested_port = args.port
-    if args.redis_url is not None:
-        from .pubsub._redis import InvalidRedisURL
-        from .pubsub._redis_adapter import RedisAdapter
+    workers = values.get("workers")
+    if values.get("reload"):
+        return _serve_reload(args, endpoint, values)
+    try:
+        if workers is not None:
+            if values.get("redis_url") is None:
+                raise UsageError("--workers needs --redis-url: the workers share broadcasts and presences "
+                                 "through Redis (for example --redis-url redis://127.0.0.1:6379)")
+            from .pubsub._redis import require_redis_support
 
-        try:
-            endpoint.pubsub_adapter = RedisAdapter(args.redis_url, node_name=args.name or "")
-        except InvalidRedisURL as exc:
-            raise UsageError(f"{exc}; expected redis://[:password@]host[:port][/db]") from None
-    if args.observer:
+            require_redis_support()
+            worker_values = {k: v for k, v in values.items() if k != "redis_url"}
+            apply_to_endpoint(endpoint, worker_values)
+            check_stable_secret(endpoint, workers=workers)
+            return _serve_workers(args, endpoint, values)
+        apply_to_endpoint(endpoint, values, node_name=values.get("name"))
+        check_stable_secret(endpoint, workers=None)
+    except InvalidRedisURL as exc:
+        raise UsageError(f"{exc}; expected redis://[:password@]host[:port][/db]") from None
+    except (RedisSupportMissing, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
+    if values.get("observer"):
         from .ops._observer import enable
 
         enable(endpoint)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+    logging.basicConfig(level=getattr(logging, values.get("log_level", "info").upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return serve(endpoint, control=not args.no_control, node_name=args.name)
+        return serve(endpoint, control=values.get("control", True), node_name=values.get("name"), environ={})
     except KeyboardInterrupt:
         return 0
     except BaseException as exc:
@@ -112,22 +140,55 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(problem) from None
 
 
-def _serve_workers(args: argparse.Namespace, endpoint: Any) -> int:
+#: Settings a worker gets from its parent as flags (the environment is inherited anyway).
+_WORKER_FLAGS = ("log_level", "observer", "control", "metrics", "certfile", "keyfile", "trusted_proxies")
+
+
+def _as_flags(values: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    extra: list[str] = []
+    for name in names:
+        value = values.get(name)
+        if value is None:
+            continue
+        if name == "control":
+            extra += [] if value else ["--no-control"]
+        elif isinstance(value, bool):
+            extra += [f"--{name}"] if value else []
+        elif isinstance(value, list):
+            extra += [f"--{name.replace('_', '-')}", ",".join(value)]
+        else:
+            extra += [f"--{name.replace('_', '-')}", str(value)]
+    return extra
+
+
+def _serve_reload(args: argparse.Namespace, endpoint: Any, values: Mapping[str, Any]) -> int:
+    """``serve --reload``: the node in a child process, restarted when Python files change."""
+    from .ops._reload import ReloadSupportMissing, serve_reload
+    from .ops._workers import _free_port
+
+    if values.get("workers") is not None:
+        raise UsageError("--reload is for development and runs one node: drop --workers (or OTP_CHANNELS_WORKERS)")
+    host = values.get("host", endpoint.host)
+    port = values.get("port", endpoint.requested_port)
+    if port == 0:
+        port = _free_port(host)  # every restart listens on the same port
+    child = [args.target, "--host", host, "--port", str(port),
+             *_as_flags(values, ("name", "redis_url", *_WORKER_FLAGS))]
+    try:
+        return serve_reload(child, watch=Path.cwd())
+    except ReloadSupportMissing as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _serve_workers(args: argparse.Namespace, endpoint: Any, values: Mapping[str, Any]) -> int:
     """``serve --workers N``: N worker processes on one port, clustered through Redis."""
     from .ops._workers import serve_workers
 
-    if args.redis_url is None:
-        raise UsageError("--workers needs --redis-url: the workers share broadcasts and presences through "
-                         "Redis (for example --redis-url redis://127.0.0.1:6379)")
-    extra = ["--log-level", args.log_level]
-    if args.observer:
-        extra.append("--observer")
-    if args.no_control:
-        extra.append("--no-control")
-    host = args.host if args.host is not None else endpoint.host
-    port = args.port if args.port is not None else endpoint.requested_port
-    return serve_workers(args.target, args.workers, host=host, port=port, redis_url=args.redis_url,
-                         name=args.name or endpoint.name, extra_args=extra)
+    extra = _as_flags(values, _WORKER_FLAGS)
+    scheme = "https" if values.get("certfile") else "http"
+    return serve_workers(args.target, values["workers"], host=endpoint.host, port=endpoint.requested_port,
+                         redis_url=values["redis_url"], name=values.get("name") or endpoint.name,
+                         extra_args=extra, scheme=scheme)
 
 
 def _startup_problem(exc: BaseException) -> str | None:
@@ -217,6 +278,9 @@ def _cmd_kill(args: argparse.Namespace) -> int:
         result = client.request("kill", target=args.target, reason=args.reason)
     name = f" ({result['name']})" if result.get("name") else ""
     print(f"sent exit signal {result['reason']!r} to {result['pid']}{name}")
+    if result.get("trapped"):
+        print(f"{result['pid']} traps exits: the signal was delivered as a message (an Exit in its mailbox), "
+              "not applied; the process decides what to do with it (use --reason kill to force it)")
     return 0
 
 
@@ -234,17 +298,8 @@ def _cmd_nodes(args: argparse.Namespace) -> int:
 
 
 def _demos() -> Any:
-    try:
-        return importlib.import_module("examples.supervision")
-    except ModuleNotFoundError:
-        cwd = os.getcwd()
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)
-        try:
-            return importlib.import_module("examples.supervision")
-        except ModuleNotFoundError:
-            raise UsageError("the demos live in examples/supervision/ of the source tree; run this "
-                             "command from a checkout of otp-channels") from None
+    """The supervision demos (:mod:`otp.demos`, installed with the package)."""
+    return importlib.import_module("otp.demos")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -500,22 +555,61 @@ def _cmd_new(args: argparse.Namespace) -> int:
 # -- main ---------------------------------------------------------------------------------------------
 
 
+def _env_help() -> str:
+    from .ops._config import SETTINGS
+
+    return "\n".join(f"  {s.env:<31}{s.flag or '(no flag)'}" for s in SETTINGS)
+
+
+def _setting_flags(p: argparse.ArgumentParser) -> None:
+    """The ``serve`` flags of ``channels.ops._config.SETTINGS`` (default None: "not given")."""
+    from .ops._config import SETTINGS
+
+    for s in SETTINGS:
+        if s.flag is None:
+            continue
+        env = f" [env: {s.env}]"
+        if s.name == "control":
+            p.add_argument(s.flag, dest="control", action="store_const", const=False, default=None,
+                           help="do not open the control socket" + env)
+        elif s.parse.__name__ == "_bool":
+            p.add_argument(s.flag, dest=s.name, action="store_const", const=True, default=None, help=s.help + env)
+        else:
+            metavar = {"port": "PORT", "workers": "N", "redis_url": "URL", "trusted_proxies": "ADDRESSES",
+                       "certfile": "PEM", "keyfile": "PEM", "log_level": "LEVEL"}.get(s.name)
+            p.add_argument(s.flag, dest=s.name, type=_flag_type(s.parse), default=None, metavar=metavar,
+                           help=s.help + env)
+
+
+def _flag_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return convert
+
+
+def _cmd_gen(args: argparse.Namespace) -> int:
+    from .ops._config import generate_secret
+
+    print(generate_secret())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Phoenix Channels on Trio: serve, inspect, demo, generate.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("serve", help="run an endpoint (MODULE:ENDPOINT) with its control interface")
+    p = sub.add_parser(
+        "serve", help="run an endpoint (MODULE:ENDPOINT) with its control interface",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run an endpoint until SIGINT/SIGTERM (then drain).",
+        epilog="Every flag can come from the environment instead (the flag wins over the variable, the variable "
+               "over the value in code):\n" + _env_help())
     p.add_argument("target", metavar="MODULE:ENDPOINT", help="e.g. examples.hello_sockets:Endpoint")
-    p.add_argument("--host", default=None, help="address to listen on (default: the endpoint's)")
-    p.add_argument("--port", type=int, default=None, help="port to listen on (default: the endpoint's; 0 = any)")
-    p.add_argument("--name", default=None, help="node name (default: the endpoint's name)")
-    p.add_argument("--observer", action="store_true", help="mount the live process-tree page at /_observer")
-    p.add_argument("--redis-url", default=None, metavar="URL",
-                   help="cluster through Redis (PubSub and Presence), e.g. redis://127.0.0.1:6379")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="run N worker processes sharing the port (SO_REUSEPORT), clustered through --redis-url")
-    p.add_argument("--no-control", action="store_true", help="do not open the control socket")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _setting_flags(p)
     p.set_defaults(fn=_cmd_serve)
 
     node_help = "which node: its name, OS pid or control socket path (default: the only one running)"
@@ -545,6 +639,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", default=None,
                    help="one_for_one, one_for_all, rest_for_one, escalation or all (none: list them)")
     p.set_defaults(fn=_cmd_demo)
+
+    p = sub.add_parser("gen", help="generate a secret (OTP_CHANNELS_SECRET_KEY_BASE)")
+    p.add_argument("what", choices=["secret"], help="secret: a new random secret_key_base (64 characters)")
+    p.set_defaults(fn=_cmd_gen)
 
     p = sub.add_parser("new", help="generate a channel or socket module and its test")
     p.add_argument("kind", choices=["channel", "socket"])

@@ -133,3 +133,5 @@ from ._types import (
 )
 
 _logging.getLogger("otp").addHandler(_logging.NullHandler())
+
+__version__ = "0.1.0"

@@ -28,6 +28,8 @@ PACKAGES = ("otp", "channels")
 RANKS = {
     "channels.protocol": 0,
     "channels.http": 0,
+    # In-process events (Phoenix's :telemetry): emitted from every layer, imports nothing of ours.
+    "channels.telemetry": 0,
     "channels.token": 1,
     # The Python client: the protocol on trio-websocket, nothing of the server.
     "channels.client": 1,

@@ -14,12 +14,14 @@ the transport and defers the join to ``handle_continue`` so the supervisor's
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import otp
 
+from .. import telemetry
 from ..protocol import Broadcast, ReplyMessage
 from ..pubsub._fastlane import FastlaneSub
 from ..pubsub._pubsub import PubSub
@@ -63,6 +65,29 @@ def _status_payload(reply: Any) -> tuple[str, Any]:
     )
 
 
+def _endpoint_name(socket: Socket) -> str | None:
+    endpoint = socket.endpoint
+    return getattr(endpoint, "name", None)
+
+
+def _joined_event(socket: Socket, channel: str, result: str, started: float) -> None:
+    telemetry.execute(telemetry.CHANNEL_JOINED, {"duration": time.perf_counter() - started},
+                      {"endpoint": _endpoint_name(socket), "channel": channel, "topic": socket.topic,
+                       "result": result})
+
+
+def _handled_in_event(socket: Socket, channel: str, event: str, started: float) -> None:
+    telemetry.execute(telemetry.CHANNEL_HANDLED_IN, {"duration": time.perf_counter() - started},
+                      {"endpoint": _endpoint_name(socket), "channel": channel, "topic": socket.topic,
+                       "event": event})
+
+
+def pushed_event(socket: Socket, channel: str, kind: str) -> None:
+    """CHANNEL_PUSHED: a channel sent its client a message (``kind``: "push" or "reply")."""
+    telemetry.execute(telemetry.CHANNEL_PUSHED, {"count": 1},
+                      {"endpoint": _endpoint_name(socket), "channel": channel, "kind": kind})
+
+
 class ChannelServer(otp.GenServer[Socket]):
     behaviour_name = "Channel"
 
@@ -95,6 +120,7 @@ class ChannelServer(otp.GenServer[Socket]):
 
     async def handle_continue(self, arg: JoinArgs, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
         name = type(self.channel).__qualname__
+        started = time.perf_counter() if telemetry.ACTIVE else 0.0
         try:
             result = await self.channel.join(socket.topic or "", arg.payload, socket)
             if type(result) is not Accept and type(result) is not Refuse:
@@ -105,7 +131,12 @@ class ChannelServer(otp.GenServer[Socket]):
         except Exception as exc:
             # "join crashed": the transport sees our Down. terminate does not run: the
             # state is not a joined socket.
+            if telemetry.ACTIVE:
+                _joined_event(socket, name, "crash", started)
             raise otp.ProcessExit(exc) from None
+        if telemetry.ACTIVE:
+            _joined_event(socket, name, "ok" if type(result) is Accept else "error", started)
+            pushed_event(socket, name, "reply")  # the join's reply, sent below
         transport = socket.transport_pid
         assert transport is not None
         if isinstance(result, Refuse):
@@ -130,7 +161,12 @@ class ChannelServer(otp.GenServer[Socket]):
             # async reply); inlined here, the request path.
             current = socket._clone()
             current.ref = message.ref
-            res = await self.channel.handle_in(message.event, message.payload, current)
+            if telemetry.ACTIVE:
+                started = time.perf_counter()
+                res = await self.channel.handle_in(message.event, message.payload, current)
+                _handled_in_event(socket, type(self.channel).__qualname__, message.event, started)
+            else:
+                res = await self.channel.handle_in(message.event, message.payload, current)
             return self._after_handle_in(message, res, socket, current)
         if t is Broadcast:
             if msg.topic == socket.topic:
@@ -178,6 +214,8 @@ class ChannelServer(otp.GenServer[Socket]):
             socket.sink.push(frame)
         else:
             otp.send(socket.transport_pid, PushFrame(frame))
+        if telemetry.ACTIVE:
+            pushed_event(socket, type(self.channel).__qualname__, "reply")
 
     def _result(self, callback: str, res: Any, socket: Socket) -> otp.NoReply[Socket] | otp.Stop[Socket]:
         t = type(res)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 import otp
 
+from .. import telemetry
 from ..protocol import Message, ReplyMessage, Serializer
 from ..transports._messages import Accept as Accept, Refuse as Refuse
 
@@ -200,6 +201,11 @@ class Socket:
             self.sink.push(frame)
         else:
             otp.send(self.transport_pid, PushFrame(frame))  # type: ignore[arg-type]
+        if telemetry.ACTIVE:
+            telemetry.execute(telemetry.CHANNEL_PUSHED, {"count": 1},
+                              {"endpoint": getattr(self.endpoint, "name", None),
+                               "channel": self.channel.__qualname__ if self.channel is not None else None,
+                               "kind": "push"})
 
     def socket_ref(self) -> SocketRef:
         """A reference for replying later, from any process (only inside ``handle_in``)."""

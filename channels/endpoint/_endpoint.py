@@ -30,14 +30,26 @@ what is left, then the pools and the PubSub go.
 
 ``max_connections`` applies back-pressure: at the limit, acceptors stop accepting (the
 kernel's backlog holds new clients) until a connection ends, instead of failing them.
+
+Deployment options: ``ssl=`` (an ``ssl.SSLContext`` or ``(certfile, keyfile)``) serves
+https/wss (``channels.http._tls``); ``trusted_proxies=`` (addresses or networks) takes the
+peer address from ``X-Forwarded-For`` when the connection comes from one of them;
+``metrics=True`` serves Prometheus metrics at ``/metrics`` (``channels.endpoint._metrics``).
+``secret_key_base`` signs long-poll tokens: give a stable one (``otp-channels gen secret``)
+for several workers or nodes. ``channels.serve`` also reads all of these (and the port,
+host, Redis URL...) from ``OTP_CHANNELS_*`` environment variables (``channels.ops._config``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import ipaddress
 import logging
 import os
 import socket as stdsocket
+import ssl as stdssl
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +59,7 @@ import trio
 
 import otp
 
+from .. import telemetry
 from ..channel._channel_server import transport_of
 from ..channel._session import session_opener
 from ..channel._socket import Accept, Refuse, Socket
@@ -70,6 +83,7 @@ from ..http import (
     stream_addresses,
     validate_connect_info,
 )
+from ..http._tls import open_tls_bridge, server_context
 from ..protocol import Accepted, Serializer, ServerConnection, negotiate_serializer
 from ..pubsub._fastlane import broadcast as _broadcast
 from ..pubsub._pubsub import Adapter, AdapterFactory, PubSub
@@ -210,6 +224,10 @@ class _Runtime:
     limiter: Limiter
     routes: list[Route] = field(default_factory=list)
     asgi_lifespan: _LifespanState | None = None
+    #: The TLS server context, when the endpoint serves https/wss itself.
+    tls: stdssl.SSLContext | None = None
+    #: Proxies whose X-Forwarded-For is believed (``Endpoint(trusted_proxies=...)``).
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 #: Per node, by endpoint name: the running endpoint's runtime state, and its listening sockets.
@@ -248,6 +266,9 @@ class Endpoint:
         asgi_lifespan_timeout: float = 30.0,
         publish_token: str | None = None,
         publish_path: str = DEFAULT_PUBLISH_PATH,
+        ssl: Any = None,
+        trusted_proxies: Sequence[str] = (),
+        metrics: bool = False,
     ) -> None:
         """Configure an endpoint (nothing starts until ``start_link``/``channels.serve``).
 
@@ -282,7 +303,15 @@ class Endpoint:
         self.pubsub_adapter_spec = pubsub_adapter_spec
         self.drainer = drainer
         self.http_limits = http_limits or HTTPLimits()
+        #: Whether the key was given (code, environment): a random one changes at every start.
+        self.secret_key_base_given = secret_key_base is not None
         self.secret_key_base = secret_key_base or os.urandom(32).hex()
+        #: ``ssl.SSLContext`` or ``(certfile, keyfile)``: serve https/wss (see ``channels.http._tls``).
+        self.ssl = ssl
+        #: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` gives the peer address.
+        self.trusted_proxies = list(trusted_proxies)
+        #: Serve Prometheus metrics at ``/metrics`` (see ``channels.endpoint._metrics``).
+        self.metrics = metrics
         self.extra_children = list(extra_children)
         self.pubsub_server = f"{name}.PubSub"
         self.port: int | None = None
@@ -304,6 +333,11 @@ class Endpoint:
         self.routes.append(route)
         return route
 
+    @property
+    def scheme(self) -> str:
+        """``"https"`` when the endpoint serves TLS itself, else ``"http"``."""
+        return "https" if self.ssl is not None else "http"
+
     def pool_name(self, handler: type[Socket] | type[Transport]) -> str:
         return f"{self.name}.{handler.__qualname__}.Pool"
 
@@ -323,7 +357,7 @@ class Endpoint:
                 seen.add(pool)
                 children.append(otp.PartitionSupervisor.child_spec(name=pool, partitions=mount.partitions))
         if any(m.longpoll for m in self.sockets):
-            children.extend(longpoll_children(self.name))
+            children.extend(longpoll_children(self.name, self.pubsub_server))
         children.extend(self.extra_children)
         if self.asgi_app is not None:
             self._asgi_lifespan = _LifespanState()
@@ -461,12 +495,26 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         static = None
         if endpoint.static_dir is not None or endpoint.static_files:
             static = StaticFiles(endpoint.static_dir, files=endpoint.static_files)
+        try:
+            tls = server_context(endpoint.ssl) if endpoint.ssl is not None else None
+            trusted = tuple(ipaddress.ip_network(a, strict=False) for a in endpoint.trusted_proxies)
+        except ValueError as exc:
+            for s in socks:
+                s.close()
+            raise ValueError(f"{endpoint.name}: {exc}") from None
         routes = list(endpoint.routes)
         if endpoint.publish_token:
             path, handler = publish_route(endpoint.broadcast, endpoint.publish_token, endpoint.publish_path)
             routes.append(Route(path, handler))
         rt = _Runtime(endpoint, router, static, Limiter(endpoint.max_connections), routes,
-                      endpoint._asgi_lifespan)
+                      endpoint._asgi_lifespan, tls=tls, trusted_proxies=trusted)
+        metrics = None
+        if endpoint.metrics:
+            from ._metrics import Metrics, metrics_route
+
+            metrics = Metrics(endpoint)
+            metrics.attach()
+            rt.routes.insert(0, Route("/metrics", metrics_route(metrics)))
         _RUNTIMES.put(node, endpoint.name, rt)
         _LISTEN_SOCKETS.put(node, endpoint.name, socks)
         me = otp.current_process()
@@ -476,6 +524,8 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
             for s in socks:
                 s.close()
             _LISTEN_SOCKETS.pop(node, endpoint.name, socks)
+            if metrics is not None:
+                metrics.detach()
 
         me.add_exit_hook(close_all)
         return otp.Ok(socks)
@@ -513,9 +563,11 @@ def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
 
         # Added at spawn, not in _connection: a process killed before it first runs must
         # still close its socket and give its slot back.
-        def cleanup(_p: otp.Process, _r: Any) -> None:
+        def cleanup(p: otp.Process, reason: Any) -> None:
             stream.socket.close()
             rt.limiter.release()
+            if telemetry.ACTIVE:
+                _closed_event(rt.endpoint.name, p, reason)
 
         proc.add_exit_hook(cleanup)
         return pid
@@ -527,9 +579,30 @@ def _connection_spec(stream: trio.SocketStream, rt: _Runtime) -> otp.ChildSpec:
 # -- connection processes -------------------------------------------------------------------
 
 
+def _closed_event(endpoint: str, proc: otp.Process, reason: Any) -> None:
+    """SOCKET_CLOSED (and SLOW_CLIENT_CLOSED) for a connection that carried a socket."""
+    transport = proc.behaviour.removeprefix("Connection").strip() or None
+    try:
+        summary = proc.summary() if proc.summary is not None else None
+    except Exception:  # introspection must never break an exit hook
+        summary = None
+    kind = summary.get("transport") if isinstance(summary, dict) else None
+    if kind != "websocket" and transport is None:
+        return  # plain HTTP (long-poll requests, static files): not a socket
+    name = "websocket" if kind == "websocket" else (transport or "websocket")
+    telemetry.execute(telemetry.SOCKET_CLOSED, {"count": 1}, {"endpoint": endpoint, "transport": name})
+    if reason == otp.Shutdown("overflow"):
+        telemetry.execute(telemetry.SLOW_CLIENT_CLOSED, {"count": 1}, {"endpoint": endpoint, "transport": name})
+
+
 async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
     try:
-        upgraded = await _serve_http(stream, rt)
+        if rt.tls is not None:
+            # The handshake happens here, in the connection's own process, on its first read.
+            upgraded = await _serve_http(trio.SSLStream(stream, rt.tls, server_side=True,
+                                                        https_compatible=True), rt)
+        else:
+            upgraded = await _serve_http(stream, rt)
         if upgraded is not None:
             # Only the connection's coroutine lives on (this frame holds little), not the
             # HTTP driver and closures that made it.
@@ -538,7 +611,8 @@ async def _connection(stream: trio.SocketStream, rt: _Runtime) -> None:
         stream.socket.close()
 
 
-async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None] | None:
+async def _serve_http(stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], rt: _Runtime
+                      ) -> Awaitable[None] | None:
     """Serve HTTP requests until the connection ends (None) or is upgraded (what to run)."""
     me = otp.current_process()
     assert me is not None
@@ -552,6 +626,8 @@ async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None
     upgraded: list[Callable[[], Awaitable[None]]] = []
 
     async def handler(request: Request, body: BodyReader) -> Response | StreamingResponse | Upgrade:
+        if rt.trusted_proxies:
+            request = forwarded_request(request, rt.trusted_proxies)
         return await _route(rt, me, stream, request, body, upgraded)
 
     await serve_http(stream, handler, limits=rt.endpoint.http_limits)
@@ -561,8 +637,39 @@ async def _serve_http(stream: trio.SocketStream, rt: _Runtime) -> Awaitable[None
 _NOT_FOUND = Response(404, [("content-type", "text/plain; charset=utf-8")], b"Not Found")
 
 
-async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, request: Request,
-                 body: BodyReader, upgraded: list[Callable[[], Awaitable[None]]]
+def forwarded_request(request: Request, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+                      ) -> Request:
+    """``request`` with the client's address as its peer, when it came through a trusted proxy.
+
+    Plug.RemoteIp's rule: only when the TCP peer is a trusted proxy, take the rightmost
+    ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries to its left were
+    written by the client and prove nothing). The port stays the proxy connection's.
+    """
+    if request.peer is None or not _is_trusted(request.peer[0], trusted):
+        return request
+    hops = [h.strip() for value in request.header_values("x-forwarded-for") for h in value.split(",")]
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return request  # garbage: keep the proxy's address rather than guess
+        if not _is_trusted(hop, trusted):
+            return dataclasses.replace(request, peer=(hop, request.peer[1]))
+    return request
+
+
+def _is_trusted(host: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in trusted if net.version == address.version)
+
+
+async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+                 request: Request, body: BodyReader, upgraded: list[Callable[[], Awaitable[None]]]
                  ) -> Response | StreamingResponse | Upgrade:
     match = rt.router.match(request.path_segments)
     if match is not None:
@@ -648,7 +755,12 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     socket.serializer = serializer
     socket.pubsub_server = endpoint.pubsub_server
     name = mount.handler.__qualname__
+    started = time.perf_counter() if telemetry.ACTIVE else 0.0
     result = await socket.connect(params, connect_info)
+    if telemetry.ACTIVE:
+        telemetry.execute(telemetry.SOCKET_CONNECTED, {"duration": time.perf_counter() - started},
+                          {"endpoint": endpoint.name, "transport": transport, "handler": name,
+                           "result": "ok" if type(result) is Accept else "error"})
     if type(result) is Refuse:
         logger.info("%s refused a connection: %r", name, result.reply)
         return result
@@ -665,7 +777,8 @@ async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping
     return connected
 
 
-async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, mount: SocketMount,
+async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+                     mount: SocketMount,
                      request: Request, body: BodyReader, path_params: Mapping[str, str],
                      upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     endpoint = rt.endpoint
@@ -712,7 +825,7 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
     return _upgrade(stream, request, body, chosen, options, handler, upgraded)
 
 
-def _upgrade(stream: trio.SocketStream, request: Request, body: BodyReader,
+def _upgrade(stream: trio.SocketStream | trio.SSLStream[trio.SocketStream], request: Request, body: BodyReader,
              subprotocol: str | None, options: WebSocketOptions, handler: ConnectionHandler,
              upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:
     """The opening handshake, answered by the connection's state machine from the request
@@ -724,8 +837,8 @@ def _upgrade(stream: trio.SocketStream, request: Request, body: BodyReader,
         return Response(result.status, [("content-type", "text/plain; charset=utf-8"), *result.headers],
                         result.body)
     rest = body.take_over(replay_head=False).replay  # what the client sent after the request
-    upgraded.append(partial(run_websocket, stream, conn, result, rest, handler, options=options,
-                            peer=_peer(request)))
+    upgraded.append(_over(stream, partial(run_websocket, conn=conn, accepted=result, rest=rest,
+                                          handler=handler, options=options, peer=_peer(request))))
     return Upgrade()
 
 
@@ -749,7 +862,32 @@ def _refused_by(options: WebSocketOptions, name: str, request: Request, refusal:
         return Response(500)
 
 
-async def _raw_websocket(me: otp.Process, stream: trio.SocketStream, transport: Transport,
+def _over(stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+          run: Callable[[trio.SocketStream], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """What the connection runs after an upgrade: ``run`` on the socket, through a TLS bridge if need be."""
+
+    if isinstance(stream, trio.SSLStream):
+        return partial(_over_tls, stream, run)
+    return partial(run, stream)
+
+
+async def _over_tls(tls: trio.SSLStream[trio.SocketStream],
+                    call: Callable[[trio.SocketStream], Awaitable[None]]) -> None:
+    """Run a transport over TLS: it gets a plain socket that ``open_tls_bridge`` pumps."""
+    error: BaseException | None = None
+    async with open_tls_bridge(tls) as plain:
+        try:
+            await call(plain)
+        except trio.Cancelled:
+            raise
+        except BaseException as exc:  # re-raised below, outside the bridge's nursery (no ExceptionGroup)
+            error = exc
+    if error is not None:
+        raise error
+
+
+async def _raw_websocket(me: otp.Process, stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
+                         transport: Transport,
                          params: Mapping[str, Any], connect_info: Mapping[str, Any], chosen: str | None,
                          options: WebSocketOptions, request: Request, body: BodyReader,
                          upgraded: list[Callable[[], Awaitable[None]]]) -> Response | Upgrade:

@@ -41,7 +41,7 @@ import stat
 import struct
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -478,8 +478,10 @@ def handle_request(node: otp.Node, request: dict[str, Any]) -> Any:
         text = str(request.get("reason", "kill"))
         reason = _REASONS.get(text, text)
         logger.warning("control: exit(%s, %s) requested by the CLI", proc.pid, text)
+        # Erlang's rule: a process that traps exits gets any signal but kill as a message.
+        trapped = bool(proc.trap_exit) and reason is not otp.KILL
         node.exit(proc.pid, reason)
-        return {"pid": str(proc.pid), "name": proc.name, "reason": text}
+        return {"pid": str(proc.pid), "name": proc.name, "reason": text, "trapped": trapped}
     raise ControlError(f"unknown command {cmd!r}; known: hello, snapshot, info, kill")
 
 
@@ -527,19 +529,51 @@ class _NoTracebacks(logging.Filter):
 
 
 def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
-          out: Any = None) -> int:
+          out: Any = None, environ: Mapping[str, str] | None = None) -> int:
     """Run ``endpoint`` (and its control interface) in a fresh node until SIGINT/SIGTERM.
 
     Prints where it listens and the control address; returns the process exit status
     (0 after a signal, 1 if the endpoint stopped by itself). On a signal the node shuts
     down in order: the drainer closes sockets with 1012, then the listener stops.
+
+    Configuration: the ``OTP_CHANNELS_*`` variables of ``environ`` (default: ``os.environ``)
+    win over the endpoint's values in code and over ``control`` and ``node_name`` (see
+    ``channels.ops._config``; ``OTP_CHANNELS_CONTROL=0`` skips the control socket).
+    ``otp-channels serve`` merges its flags with the environment itself and passes
+    ``environ={}``. ``OTP_CHANNELS_WORKERS``, ``_RELOAD`` and ``_LOG_LEVEL`` only apply to
+    ``otp-channels serve``.
+
+    Raises:
+      ConfigError: a variable is invalid, or TLS is configured without a stable
+        ``secret_key_base``.
     """
+    from ._config import apply_to_endpoint, check_stable_secret, from_environ, unknown_variables
+
+    env = os.environ if environ is None else environ
+    for warning in unknown_variables(env):
+        logger.warning("%s", warning)
+    values = from_environ(env)
+    if values:
+        apply_to_endpoint(endpoint, values, node_name=values.get("name", node_name))
+        control = values.get("control", control)
+        node_name = values.get("name", node_name)
+        if values.get("observer") and mounted_path(endpoint) is None:
+            from ._observer import enable
+
+            enable(endpoint)
+    check_stable_secret(endpoint, workers=None)
     say = out if out is not None else (lambda text: print(text, flush=True))
     status = 0
     if control:
         runtime_dir(create=True)  # a directory we cannot use is reported before anything starts
 
     async def main() -> None:
+        # The handlers go in before anything starts: a SIGTERM that comes as soon as the node
+        # says "listening" (or during the start) drains it rather than killing the process.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            await run(signals)
+
+    async def run(signals: Any) -> None:
         nonlocal status
         node = otp.current_node()
         say(f"starting {endpoint.name} on node {node.name} (os pid {os.getpid()}) ...")
@@ -564,30 +598,32 @@ def serve(endpoint: Any, *, control: bool = True, node_name: str | None = None,
             gone.set()
 
         proc.add_exit_hook(on_exit)
-        say(f"[{endpoint.name}] listening on http://{endpoint.host}:{endpoint.port}")
+        scheme = getattr(endpoint, "scheme", "http")
+        say(f"[{endpoint.name}] listening on {scheme}://{endpoint.host}:{endpoint.port}")
+        if getattr(endpoint, "metrics", False):
+            say(f"metrics: {scheme}://{endpoint.host}:{endpoint.port}/metrics")
         observer = mounted_path(endpoint)
         if observer is not None:
-            say(f"observer: http://{endpoint.host}:{endpoint.port}{observer}/")
+            say(f"observer: {scheme}://{endpoint.host}:{endpoint.port}{observer}/")
         if address is not None:
             say(f"control socket: {address.socket_path}  (try: otp-channels tree)")
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery:
 
-                async def wait_signal() -> None:
-                    async for signum in signals:
-                        say(f"received {signal.Signals(signum).name}: shutting down (draining sockets) ...")
-                        nursery.cancel_scope.cancel()
-                        return
-
-                async def wait_gone() -> None:
-                    nonlocal status
-                    await gone.wait()
-                    say(f"{endpoint.name} stopped: {why[0]!r}; see the log above for the cause")
-                    status = 1
+            async def wait_signal() -> None:
+                async for signum in signals:
+                    say(f"received {signal.Signals(signum).name}: shutting down (draining sockets) ...")
                     nursery.cancel_scope.cancel()
+                    return
 
-                nursery.start_soon(wait_signal)
-                nursery.start_soon(wait_gone)
+            async def wait_gone() -> None:
+                nonlocal status
+                await gone.wait()
+                say(f"{endpoint.name} stopped: {why[0]!r}; see the log above for the cause")
+                status = 1
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(wait_signal)
+            nursery.start_soon(wait_gone)
 
     otp.run(main, name=node_name or endpoint.name)
     say("stopped.")

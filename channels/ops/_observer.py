@@ -57,6 +57,10 @@ def _slim(d: Mapping[str, Any]) -> dict[str, Any]:
                         if k in ("strategy", "topic", "topics", "transport", "peer", "address", "children",
                                  "state", "channel", "restarts")
                         and not (k == "children" and isinstance(v, list))}
+        if isinstance(slim_summary.get("children"), int):
+            # Count what the tree shows: a snapshot taken while a child starts sees the child
+            # before its supervisor has recorded it (a pool read "children=0" beside its child).
+            slim_summary["children"] = len(d.get("children", [])) + int(d.get("more", 0))
     elif isinstance(summary, str | int | float | bool):
         slim_summary = summary
     return {

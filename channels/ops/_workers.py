@@ -36,13 +36,13 @@ def _free_port(host: str) -> int:
 
 def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url: str, name: str,
                   extra_args: Sequence[str] = (), max_restarts: int = 3, max_seconds: float = 5.0,
-                  shutdown_timeout: float = 40.0) -> int:
+                  shutdown_timeout: float = 40.0, scheme: str = "http") -> int:
     """Run ``workers`` worker processes of ``serve TARGET`` until SIGINT/SIGTERM; return an exit code."""
     if workers < 1:
         raise ValueError("--workers must be at least 1")
     if port == 0:
         port = _free_port(host)
-    print(f"[{name}] starting {workers} workers on http://{host}:{port}, clustered through {redis_url}",
+    print(f"[{name}] starting {workers} workers on {scheme}://{host}:{port}, clustered through {redis_url}",
           flush=True)
 
     def command(i: int) -> list[str]:

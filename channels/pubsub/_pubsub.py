@@ -31,6 +31,8 @@ from typing import Any, Protocol
 
 import otp
 
+from .. import telemetry
+
 __all__ = [
     "Adapter",
     "BroadcastError",
@@ -288,10 +290,29 @@ def _dispatch(table: _Table, from_pid: otp.Pid | None, topic: Hashable, message:
     fn = _dispatchers.get(dispatcher)
     if fn is None:
         raise LookupError(f"unknown dispatcher {dispatcher!r}; register it with register_dispatcher()")
+    if telemetry.ACTIVE:
+        _dispatch_counted(table, fn, from_pid, topic, message)
+        return
     otp.Registry.dispatch(table.registry, topic, lambda entries: fn(entries, from_pid, message))
     end = getattr(fn, "end", None)
     if end is not None:
         end()
+
+
+def _dispatch_counted(table: _Table, fn: Any, from_pid: otp.Pid | None, topic: Hashable, message: Any) -> None:
+    """``_dispatch`` with a BROADCAST event counting the subscribers reached (someone listens)."""
+    reached = 0
+
+    def deliver(entries: Any) -> None:
+        nonlocal reached
+        reached += len(entries)
+        fn(entries, from_pid, message)
+
+    otp.Registry.dispatch(table.registry, topic, deliver)
+    end = getattr(fn, "end", None)
+    if end is not None:
+        end()
+    telemetry.execute(telemetry.BROADCAST, {"deliveries": reached}, {"pubsub": table.name, "topic": topic})
 
 
 def deliver_remote(pubsub: str, topic: str, message: Any, dispatcher: str) -> None:

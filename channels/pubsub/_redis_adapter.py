@@ -51,6 +51,7 @@ from ._redis import (
     open_redis_connection,
     open_redis_subscriber,
     parse_redis_url,
+    require_redis_support,
 )
 
 __all__ = ["RedisAdapter"]
@@ -84,6 +85,7 @@ class RedisAdapter:
     _started: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
+        require_redis_support()  # fail early, saying what to install
         parse_redis_url(self.url)  # fail early on a bad URL
         if not self.node_name:
             self.node_name = f"{stdsocket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

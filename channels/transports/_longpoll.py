@@ -47,11 +47,23 @@ Where this differs from Phoenix, on purpose:
   the session and answers 200), like the WebSocket transport's 1011 close;
 * a session holding more than ``max_buffer_bytes`` for its client stops with
   ``Shutdown("overflow")`` (Phoenix's buffer is unbounded);
-* tokens from another node or endpoint instance start a new session: there is no
-  cross-node session lookup (§4.7);
-* ``pubsub_timeout_ms`` bounds the wait for the session's acknowledgement of each POSTed
-  message (then 408); Phoenix waits ``window_ms`` there, and spends ``pubsub_timeout_ms`` on
-  finding the session through PubSub, which does not happen here.
+* ``pubsub_timeout_ms`` also bounds the wait for the session's acknowledgement of each
+  POSTed message (then 408); Phoenix waits ``window_ms`` there.
+
+A request that reaches a node without the session is forwarded to the node that has it,
+as Phoenix does (below).
+
+Across nodes (``serve --workers N``, or nodes sharing a Redis PubSub): a session lives on
+the node that created it, and its token names that node (its PubSub node name). A poll or
+a POST that lands on another node is forwarded through PubSub, as Phoenix's LongPoll
+does: the receiving node publishes the request to the session node's forwarder
+(``<endpoint>.LongPoll.Forwarder``, ``PubSub.direct_broadcast`` on the topic
+``phx:lp:<endpoint>``) and waits on a reply topic of its own. The forwarder acknowledges
+at once and runs the request against the local session in a helper process (the same code
+as a local request); the answer comes back whole (status and body). No acknowledgement
+within ``pubsub_timeout_ms`` (the node is gone, or is not in the cluster) means the
+session is gone: ``{"status":410}``, and the client starts a new session. With the local
+adapter (a single node) nothing is forwarded.
 
 A raw ``channels.Transport`` (no channel protocol) is served the same way: the session runs
 its callbacks instead of a ``SocketSession``; each POSTed body (or ndjson line) is one
@@ -60,6 +72,7 @@ its callbacks instead of a ``SocketSession``; each POSTed body (or ndjson line) 
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -70,7 +83,7 @@ import trio
 
 import otp
 
-from .. import token as _token
+from .. import telemetry, token as _token
 from ..http import (
     LONGPOLL_HEADERS,
     BodyReader,
@@ -92,6 +105,7 @@ from ..protocol import (
     iter_longpoll_post,
 )
 from ..pubsub._fastlane import OrderedSink
+from ..pubsub._pubsub import PubSub
 from ._messages import Accept, ErrorHandler, Refuse, SessionHandler, TransportIO
 from ._transport import Ping, Transport, interpret_result
 
@@ -113,9 +127,10 @@ class LongPollOptions:
 
     #: How long a poll waits for messages (ms). A session not polled for 1.5 * this long stops.
     window_ms: int = 10_000
-    #: How long a POST waits for the session to take each message (ms); a message it has
-    #: not acknowledged by then answers ``{"status":408}``. (Phoenix waits ``window_ms`` for
-    #: that, and uses this option to find the session through PubSub; sessions are local here.)
+    #: How long a POST waits for the session to take each message (ms): a message it has
+    #: not acknowledged by then answers ``{"status":408}``; and how long a request forwarded
+    #: to the node that holds its session waits for that node's acknowledgement: without one
+    #: the session counts as gone (410).
     pubsub_timeout_ms: int = 2_000
     #: Seconds a session token stays valid (Phoenix's ``crypto: [max_age: ...]``, 2 weeks).
     max_age: float = 1_209_600
@@ -247,6 +262,8 @@ class _LongPollIO(OrderedSink):
         self.close_code: int | None = None
         self.exit_reason: otp.ExitReason = otp.NORMAL
         self.skipped_binary = 0
+        #: The mount's options (a forwarded request is served with them).
+        self.options: LongPollOptions | None = None
 
     # TransportIO / Sink
 
@@ -301,6 +318,9 @@ class _Registry:
 
     endpoint_id: str
     sessions: dict[str, _LongPollIO] = field(default_factory=dict)
+    #: Requests this node forwarded to another, and requests it served for another.
+    forwarded_out: int = 0
+    forwarded_in: int = 0
 
 
 #: Per node, by endpoint name: its live long-poll sessions.
@@ -311,8 +331,9 @@ def _supervisor_name(endpoint_name: str) -> str:
     return f"{endpoint_name}.LongPoll"
 
 
-def longpoll_children(endpoint_name: str) -> list[otp.ChildSpec]:
-    """The endpoint's long-poll children: the DynamicSupervisor ``<name>.LongPoll`` of sessions.
+def longpoll_children(endpoint_name: str, pubsub_server: str | None = None) -> list[otp.ChildSpec]:
+    """The endpoint's long-poll children: the DynamicSupervisor ``<name>.LongPoll`` of sessions,
+    and (given the endpoint's PubSub) the forwarder that serves requests from other nodes.
 
     Each start draws a new random endpoint id: tokens of an earlier start are refused.
     """
@@ -332,8 +353,15 @@ def longpoll_children(endpoint_name: str) -> list[otp.ChildSpec]:
         proc.add_exit_hook(forget)
         return pid
 
-    return [otp.ChildSpec(id="longpoll", start=start, type=otp.ChildType.SUPERVISOR,
-                          behaviour="DynamicSupervisor")]
+    children = [otp.ChildSpec(id="longpoll", start=start, type=otp.ChildType.SUPERVISOR,
+                              behaviour="DynamicSupervisor")]
+    if pubsub_server is not None:
+
+        async def start_forwarder() -> otp.Pid:
+            return await _Forwarder.start_link((endpoint_name, pubsub_server), name=f"{name}.Forwarder")
+
+        children.append(otp.ChildSpec(id="longpoll_forwarder", start=start_forwarder, behaviour="Forwarder"))
+    return children
 
 
 # -- the session process ------------------------------------------------------------------------
@@ -415,6 +443,7 @@ class _LongPollSession(otp.GenServer[_State]):
         arg = state.args
         mount = arg.mount
         io = _LongPollIO(me.node, me.pid, arg.session_id, mount.identity, mount.options.max_buffer_bytes)
+        io.options = mount.options
         if mount.transport is not None:
             refused = await self._connect_raw(state, mount.transport, io)
             if refused is not None:
@@ -429,10 +458,15 @@ class _LongPollSession(otp.GenServer[_State]):
         sessions = arg.registry.sessions
         sessions[arg.session_id] = io
 
-        def forget(_p: otp.Process, _r: Any) -> None:
+        def forget(_p: otp.Process, reason: Any) -> None:
             io.alive = False
             if sessions.get(io.session_id) is io:
                 del sessions[io.session_id]
+            if telemetry.ACTIVE:
+                meta = {"endpoint": mount.endpoint_name, "transport": "longpoll"}
+                telemetry.execute(telemetry.SOCKET_CLOSED, {"count": 1}, meta)
+                if reason == otp.Shutdown("overflow"):
+                    telemetry.execute(telemetry.SLOW_CLIENT_CLOSED, {"count": 1}, meta)
 
         me.add_exit_hook(forget)
         otp.send_after(mount.options.inactive_after, me.pid, _CheckInactive())
@@ -574,7 +608,22 @@ async def handle_longpoll(mount: LongPollMount, request: Request, body: BodyRead
         return _status(500)
     options = mount.options
     token = _request_token(request)
-    io = _resume(mount, registry, token)
+    found = _resume(mount, registry, token)
+    if isinstance(found, _Remote):
+        registry.forwarded_out += 1
+        if method == "GET":
+            answer = await _forward(mount, found, "poll", token, b"", None)
+            if answer is not None:
+                return answer
+            return await _new_session(mount, registry, request, path_params)
+        raw = await body.read()
+        try:
+            frames = sum(1 for _ in iter_longpoll_post(raw, request.header("content-type")))
+        except LongPollBodyError as exc:
+            return _bad_body(exc)
+        answer = await _forward(mount, found, "post", token, raw, request.header("content-type"), frames)
+        return answer if answer is not None else _status(410)
+    io = found
     if method == "GET":
         if io is None:
             return await _new_session(mount, registry, request, path_params)
@@ -584,8 +633,28 @@ async def handle_longpoll(mount: LongPollMount, request: Request, body: BodyRead
     return await _publish(io, request, body, options)
 
 
-def _resume(mount: LongPollMount, registry: _Registry, token: str | None) -> _LongPollIO | None:
-    """The live session ``token`` names, or None (no token, forged, expired, other node, gone)."""
+@dataclass(frozen=True, slots=True)
+class _Remote:
+    """A valid token of a session on another node (by its PubSub node name)."""
+
+    node_name: str
+    endpoint_id: str
+    pid_text: str
+    session_id: str
+
+
+def _node_name(mount: LongPollMount) -> str:
+    """This node's name in the endpoint's PubSub cluster (what tokens name)."""
+    return PubSub.node_name(mount.pubsub_server)
+
+
+def _clustered(mount: LongPollMount) -> bool:
+    return PubSub.statistics(mount.pubsub_server).get("adapter") != "local"
+
+
+def _resume(mount: LongPollMount, registry: _Registry, token: str | None) -> _LongPollIO | _Remote | None:
+    """The live session ``token`` names, a session on another node, or None (no token,
+    forged, expired, an earlier start of this node, gone)."""
     if token is None:
         return None
     try:
@@ -596,7 +665,11 @@ def _resume(mount: LongPollMount, registry: _Registry, token: str | None) -> _Lo
     if not (isinstance(data, tuple) and len(data) == 5 and data[0] == _TOKEN_VERSION):
         return None
     _version, endpoint_id, node_name, pid_text, session_id = data
-    if endpoint_id != registry.endpoint_id or node_name != otp.current_node().name:
+    if node_name != _node_name(mount):
+        if isinstance(node_name, str) and isinstance(session_id, str) and _clustered(mount):
+            return _Remote(node_name, str(endpoint_id), str(pid_text), session_id)
+        return None
+    if endpoint_id != registry.endpoint_id:
         return None
     io = registry.sessions.get(session_id) if isinstance(session_id, str) else None
     if io is None or not io.alive or str(io.pid) != pid_text or io.mount is not mount.identity:
@@ -605,7 +678,7 @@ def _resume(mount: LongPollMount, registry: _Registry, token: str | None) -> _Lo
 
 
 def _sign(mount: LongPollMount, registry: _Registry, io_pid: otp.Pid, session_id: str) -> str:
-    data = (_TOKEN_VERSION, registry.endpoint_id, otp.current_node().name, str(io_pid), session_id)
+    data = (_TOKEN_VERSION, registry.endpoint_id, _node_name(mount), str(io_pid), session_id)
     return _token.sign(mount.secret_key_base, session_salt(mount), data, max_age=mount.options.max_age)
 
 
@@ -677,12 +750,20 @@ async def _listen(io: _LongPollIO, token: str | None, options: LongPollOptions) 
     return _messages(204, token, [])
 
 
+def _bad_body(exc: LongPollBodyError) -> Response:
+    return Response(400, [("content-type", "text/plain; charset=utf-8"), *LONGPOLL_HEADERS], str(exc).encode())
+
+
 async def _publish(io: _LongPollIO, request: Request, body: BodyReader, options: LongPollOptions) -> Response:
     """A POST: dispatch each frame to the session in order and wait for its acknowledgement."""
-    raw = await body.read()
+    return await _publish_raw(io, await body.read(), request.header("content-type"), options)
+
+
+async def _publish_raw(io: _LongPollIO, raw: bytes, content_type: str | None, options: LongPollOptions
+                       ) -> Response:
     status = 200
     try:
-        for data, binary in iter_longpoll_post(raw, request.header("content-type")):
+        for data, binary in iter_longpoll_post(raw, content_type):
             try:
                 ack = await otp.call(io.pid, _Dispatch(data, binary), timeout=options.dispatch_timeout)
             except otp.CallTimeout:
@@ -698,6 +779,128 @@ async def _publish(io: _LongPollIO, request: Request, body: BodyReader, options:
                 break
     except LongPollBodyError as exc:
         logger.info("bad long-poll POST for session %s: %s", io.pid, exc)
-        return Response(400, [("content-type", "text/plain; charset=utf-8"), *LONGPOLL_HEADERS],
-                        str(exc).encode())
+        return _bad_body(exc)
     return _status(status)
+
+
+# -- across nodes ---------------------------------------------------------------------------------
+
+#: Messages between nodes are JSON (they may cross Redis): dicts tagged with "lp".
+_REQUEST, _ACK, _ANSWER = "request", "ack", "answer"
+
+
+def _forwarder_topic(endpoint_name: str) -> str:
+    return f"phx:lp:{endpoint_name}"
+
+
+async def _forward(mount: LongPollMount, remote: _Remote, kind: str, token: str | None, raw: bytes,
+                   content_type: str | None, frames: int = 1) -> Response | None:
+    """Send a poll (or a POST) to the node that holds the session; None when it is gone.
+
+    Runs in the HTTP connection process, which waits on a reply topic of its own.
+    """
+    options = mount.options
+    pubsub = mount.pubsub_server
+    me = otp.current_process()
+    assert me is not None
+    request_id = secrets.token_urlsafe(12)
+    reply_topic = f"phx:lp:reply:{request_id}"
+    PubSub.subscribe(pubsub, reply_topic)
+    try:
+        PubSub.direct_broadcast(remote.node_name, pubsub, _forwarder_topic(mount.endpoint_name), {
+            "lp": _REQUEST, "kind": kind, "id": request_id, "from": _node_name(mount), "reply": reply_topic,
+            "endpoint_id": remote.endpoint_id, "pid": remote.pid_text, "session": remote.session_id,
+            "token": token, "body": base64.b64encode(raw).decode() if raw else "", "content_type": content_type,
+        })
+
+        def ours(tag: str) -> Callable[[Any], bool]:
+            return lambda m: type(m) is dict and m.get("lp") == tag and m.get("id") == request_id
+
+        try:
+            ack = await otp.receive(lambda m: ours(_ACK)(m) or ours(_ANSWER)(m),
+                                    timeout=options.pubsub_timeout_ms / 1000)
+        except otp.ReceiveTimeout:
+            logger.info("long-poll session %s on node %s did not answer within %d ms: gone",
+                        remote.session_id, remote.node_name, options.pubsub_timeout_ms)
+            return None
+        answer = ack
+        if ack.get("lp") == _ACK:
+            # The session's node has it: a poll takes up to the window, a POST up to the window
+            # per frame; the margin covers the trip back.
+            limit = options.window * max(1, frames) + options.pubsub_timeout_ms / 1000
+            try:
+                answer = await otp.receive(ours(_ANSWER), timeout=limit)
+            except otp.ReceiveTimeout:
+                logger.warning("long-poll request forwarded to node %s got no answer within %.1f s",
+                               remote.node_name, limit)
+                return _status(408 if kind == "post" else 410)
+        if answer.get("gone"):
+            return None
+        headers = [(str(k), str(v)) for k, v in answer.get("headers", [])]
+        return Response(int(answer["status"]), headers, str(answer.get("body", "")).encode())
+    finally:
+        PubSub.unsubscribe(pubsub, reply_topic)
+        otp.flush(lambda m: type(m) is dict and m.get("id") == request_id)
+
+
+class _Forwarder(otp.GenServer[tuple[str, str]]):
+    """Serves long-poll requests forwarded by other nodes to the sessions of this one."""
+
+    behaviour_name = "Forwarder"
+
+    async def init(self, arg: tuple[str, str]) -> otp.Ok[tuple[str, str]]:
+        endpoint_name, pubsub = arg
+        PubSub.subscribe(pubsub, _forwarder_topic(endpoint_name))
+        return otp.Ok(arg)
+
+    def format_status(self, state: tuple[str, str]) -> Any:
+        registry = _REGISTRIES.get(otp.current_node(), state[0])
+        if registry is None:
+            return {"topic": None}
+        return {"forwarded_in": registry.forwarded_in, "forwarded_out": registry.forwarded_out}
+
+    async def handle_info(self, msg: Any, state: tuple[str, str]) -> otp.NoReply[tuple[str, str]]:
+        endpoint_name, pubsub = state
+        if type(msg) is not dict or msg.get("lp") != _REQUEST:
+            return otp.NoReply(state)
+        registry = _REGISTRIES.get(otp.current_node(), endpoint_name)
+        io = registry.sessions.get(str(msg.get("session"))) if registry is not None else None
+        reply_to = (str(msg.get("from")), str(msg.get("reply")), str(msg.get("id")))
+        if (registry is None or io is None or not io.alive or str(io.pid) != msg.get("pid")
+                or msg.get("endpoint_id") != registry.endpoint_id):
+            _answer(pubsub, reply_to, {"lp": _ANSWER, "gone": True})
+            return otp.NoReply(state)
+        registry.forwarded_in += 1
+        _answer(pubsub, reply_to, {"lp": _ACK})
+        logger.debug("long-poll: serving a forwarded %s for session %s", msg.get("kind"), io.session_id)
+        helper = otp.ChildSpec(id="forwarded", start=lambda: otp.spawn_link(_serve_forwarded, pubsub, reply_to,
+                                                                             io, msg),
+                               restart=otp.Restart.TEMPORARY, behaviour="LongPollForwarded")
+        await otp.DynamicSupervisor.start_child(_supervisor_name(endpoint_name), helper)
+        return otp.NoReply(state)
+
+
+def _answer(pubsub: str, reply_to: tuple[str, str, str], message: dict[str, Any]) -> None:
+    node_name, topic, request_id = reply_to
+    PubSub.direct_broadcast(node_name, pubsub, topic, {**message, "id": request_id})
+
+
+async def _serve_forwarded(pubsub: str, reply_to: tuple[str, str, str], io: _LongPollIO,
+                           msg: dict[str, Any]) -> None:
+    """A helper process: run one forwarded request against the local session, send back the answer."""
+    options = _options_of(io)
+    token = msg.get("token")
+    if msg.get("kind") == "poll":
+        response = await _listen(io, token if isinstance(token, str) else None, options)
+    else:
+        raw = base64.b64decode(str(msg.get("body") or ""))
+        ctype = msg.get("content_type")
+        response = await _publish_raw(io, raw, ctype if isinstance(ctype, str) else None, options)
+    _answer(pubsub, reply_to, {"lp": _ANSWER, "status": response.status,
+                               "headers": [list(h) for h in response.headers],
+                               "body": response.body.decode("utf-8", "replace")})
+
+
+def _options_of(io: _LongPollIO) -> LongPollOptions:
+    options = getattr(io, "options", None)
+    return options if isinstance(options, LongPollOptions) else LongPollOptions()

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-
-from . import DEMOS, run
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m examples.supervision", description=__doc__)
-    parser.add_argument("name", choices=[*DEMOS, "all"], help="which demo to run")
-    args = parser.parse_args()
-    run(args.name, lambda line: print(line, flush=True))
-    sys.exit(0)
-
+from otp.demos import main
 
 if __name__ == "__main__":
-    main()
+    main(prog="python -m examples.supervision")

@@ -30,7 +30,9 @@ async def test_workers_share_the_port_and_a_broadcast_reaches_clients_of_every_w
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {**os.environ, "OTP_CHANNELS_RUNTIME_DIR": str(tmp_path / "run"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "OTP_CHANNELS_RUNTIME_DIR": str(tmp_path / "run"), "PYTHONUNBUFFERED": "1",
+           # Several workers need one stable secret key base (serve refuses to start without it).
+           "OTP_CHANNELS_SECRET_KEY_BASE": "w" * 64}
     parent = subprocess.Popen(
         [sys.executable, "-m", "channels", "serve", "examples.chat:Endpoint", "--port", str(port),
          "--workers", "2", "--redis-url", redis_server.url],
