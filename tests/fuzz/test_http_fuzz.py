@@ -11,8 +11,7 @@ More examples: ``pytest tests/fuzz --fuzz-examples 20000`` (or ``FUZZ_EXAMPLES=2
 
 from __future__ import annotations
 
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 
 from ._support import (
     DOCUMENTED_STATUSES,
@@ -20,8 +19,8 @@ from ._support import (
     assert_documented_close,
     first_status,
     fuzz_settings,
-    pending_on_wsloop,
     open_tcp,
+    pending_on_wsloop,
     read_until_eof,
     send_quietly,
 )
@@ -101,7 +100,7 @@ def requests(draw: st.DrawFn) -> bytes:
     return eol.join(head) + eol + eol + body
 
 
-@fuzz_settings(1200)
+@fuzz_settings(800)
 @given(data=requests())
 def test_every_request_is_answered_with_a_documented_status_or_closed(fuzz_server: FuzzServer,
                                                                        data: bytes) -> None:
@@ -176,7 +175,7 @@ def upgrades(draw: st.DrawFn) -> bytes:
     return head + b"\r\n" + body
 
 
-@fuzz_settings(400)
+@fuzz_settings(300)
 @given(data=upgrades())
 def test_an_upgrade_with_something_wrong_is_refused_with_a_documented_status(fuzz_server: FuzzServer,
                                                                              data: bytes) -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from ._support import (
     FuzzServer,
@@ -55,7 +54,7 @@ def frames(draw: st.DrawFn) -> bytes:
     return frame
 
 
-@fuzz_settings(700)
+@fuzz_settings(600)
 @given(sequence=st.lists(frames(), min_size=1, max_size=6))
 def test_any_frames_get_a_documented_close_or_the_connection_carries_on(fuzz_server: FuzzServer,
                                                                        sequence: list[bytes]) -> None:
@@ -107,7 +106,7 @@ def messages(draw: st.DrawFn) -> bytes:
     return json.dumps(message).encode()
 
 
-@fuzz_settings(700)
+@fuzz_settings(600)
 @given(sequence=st.lists(messages(), min_size=1, max_size=5), joined=st.booleans())
 def test_any_phoenix_message_is_answered_or_refused_and_the_socket_carries_on(
         fuzz_server: FuzzServer, sequence: list[bytes], joined: bool) -> None:
