@@ -459,6 +459,14 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, reque
 _FORBIDDEN = Response(403, [("content-type", "text/plain; charset=utf-8")], b"")
 
 
+#: Refusals of bad requests: WARNING, a few per client address per minute (issue 14 item 9).
+refusals = otp.RateLimitedLog(logger)
+
+
+def _source(request: Request) -> str:
+    return request.peer[0] if request.peer else "unknown peer"
+
+
 def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> bool:
     policy = mount.check_origin if mount.check_origin is not None else endpoint.check_origin
     origin = request.header("origin")
@@ -466,10 +474,11 @@ def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> 
                       request_scheme=request.scheme, request_host=request.host,
                       request_port=request.port)
     if not ok:
-        logger.error("Could not check origin for Phoenix.Socket transport.\n\nOrigin of the request: "
-                     "%s\n\nThis happens when you are attempting a socket connection to a different "
-                     "host than the one configured in your endpoint (url_host=%r) or check_origin.",
-                     origin, endpoint.url_host)
+        refusals.warning(_source(request),
+                         "Could not check origin for Phoenix.Socket transport.\n\nOrigin of the request: "
+                         "%s\n\nThis happens when you are attempting a socket connection to a different "
+                         "host than the one configured in your endpoint (url_host=%r) or check_origin.",
+                         origin, endpoint.url_host)
     return ok
 
 
@@ -553,8 +562,8 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, m
         configured = ["phoenix", *(configured or [])]
     ok, chosen = select_subprotocol(protocols, configured)
     if not ok:
-        logger.error("Could not check Websocket subprotocols for Phoenix.Socket transport. "
-                     "Subprotocols of the request: %r; configured: %r", protocols, configured)
+        refusals.warning(_source(request), "Could not check Websocket subprotocols for Phoenix.Socket "
+                         "transport. Subprotocols of the request: %r; configured: %r", protocols, configured)
         return _FORBIDDEN
     params = {**request.query_dict(), **path_params}
     info_keys = list(mount.connect_info)
