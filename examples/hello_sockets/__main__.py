@@ -15,9 +15,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4000)
     parser.add_argument("--redis-url", default=None, help="cluster through Redis (e.g. redis://127.0.0.1:6379)")
+    parser.add_argument("--any-origin", action="store_true",
+                        help="accept WebSocket and long-poll requests from pages of any origin (local "
+                             "development only: by default only pages served by this host may connect)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    raise SystemExit(channels.serve(make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url),
+    raise SystemExit(channels.serve(make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url,
+                                                   any_origin=args.any_origin),
                                     control=False))
 
 
