@@ -445,7 +445,7 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream, reque
             return await _websocket(rt, me, stream, mount, request, body, match.params, upgraded)
         if not issubclass(mount.handler, Socket):
             return _NOT_FOUND
-        return await handle_longpoll(_longpoll_mount(rt.endpoint, mount), request, body, match.params,
+        return await handle_longpoll(_longpoll_mount(rt.endpoint, mount, rt.limiter), request, body, match.params,
                                      origin_allowed=origin_allowed(rt.endpoint, mount, request))
     for prefix, fn in rt.extra_routes:
         if request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/"):
@@ -482,7 +482,7 @@ def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> 
     return ok
 
 
-def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
+def _longpoll_mount(endpoint: Endpoint, mount: SocketMount, limiter: Limiter | None = None) -> LongPollMount:
     """The endpoint and ``mount`` as long-poll sees them: data, and ``connect`` as a callable."""
 
     async def connect(params: Mapping[str, Any], connect_info: Mapping[str, Any], vsn: str | None,
@@ -499,7 +499,7 @@ def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
         secret_key_base=endpoint.secret_key_base, handler_name=mount.handler.__qualname__,
         connect_info=tuple(mount.connect_info), auth_token=bool(mount.auth_token),
         options=mount.longpoll if isinstance(mount.longpoll, LongPollOptions) else LongPollOptions(),
-        connect=connect, identity=mount)
+        connect=connect, identity=mount, slots=limiter)
 
 
 async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping[str, Any],

@@ -35,7 +35,7 @@ import otp
 
 #: HTTP statuses the endpoint documents for a request (README "Limits and defaults", and
 #: ``channels.http``): never 500 for anything a client sends.
-DOCUMENTED_STATUSES = frozenset({101, 200, 204, 400, 403, 404, 405, 408, 410, 413, 414, 426, 431, 501})
+DOCUMENTED_STATUSES = frozenset({101, 200, 204, 400, 403, 404, 405, 408, 410, 413, 414, 426, 431, 501, 503})
 #: Close codes the server documents (README "Bad input": 1011 for an invalid Phoenix message,
 #: as Phoenix; RFC 6455 §7.4.1 for the protocol's; 1012 on drain; 1013 for a slow client).
 DOCUMENTED_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1012, 1013})
