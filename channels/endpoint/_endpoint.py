@@ -304,6 +304,10 @@ class Endpoint:
 # -- listening sockets ------------------------------------------------------------------------
 
 
+#: Set by ``serve --workers`` for its workers: the port they may share with SO_REUSEPORT.
+SHARED_PORT_ENV = "OTP_CHANNELS_SHARED_PORT"
+
+
 class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
     """Binds one SO_REUSEPORT listening socket per acceptor and owns them."""
 
@@ -313,6 +317,15 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         socks: list[trio.socket.SocketType] = []
         port = endpoint.requested_port
         try:
+            if port and os.environ.get(SHARED_PORT_ENV) != str(port):
+                # SO_REUSEPORT is for our own acceptors (and the workers of one ``serve
+                # --workers``, which set SHARED_PORT_ENV): a second server on a busy port must
+                # fail, not silently take half of the connections. A probe bound without
+                # SO_REUSEPORT fails if anything listens there, our kind included.
+                with stdsocket.socket(stdsocket.AF_INET6 if ":" in endpoint.host else stdsocket.AF_INET,
+                                      stdsocket.SOCK_STREAM) as probe:
+                    probe.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
+                    probe.bind((endpoint.host, port))
             for _ in range(endpoint.num_acceptors):
                 sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in endpoint.host else stdsocket.AF_INET,
                                           stdsocket.SOCK_STREAM)
