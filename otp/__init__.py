@@ -102,6 +102,7 @@ from ._node import (
     open_node as open_node,
     run as run,
 )
+from ._ratelog import RateLimitedLog as RateLimitedLog
 from ._registry import (
     PG as PG,
     Keys as Keys,

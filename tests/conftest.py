@@ -24,3 +24,16 @@ async def node() -> AsyncIterator[otp.Node]:
         await trio.testing.wait_all_tasks_blocked()
         leftovers = node.processes()
         assert not leftovers, f"processes left running after the test: {leftovers!r}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-examples", type=int, default=None, metavar="N",
+                     help="examples per fuzzer in tests/fuzz (default: the CI budget; also FUZZ_EXAMPLES=N)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    examples = config.getoption("--fuzz-examples")
+    if examples is not None:
+        import os
+
+        os.environ["FUZZ_EXAMPLES"] = str(examples)

@@ -43,6 +43,8 @@ from ._socket import Socket
 __all__ = ["SocketSession", "TransportIO", "session_opener"]
 
 logger = logging.getLogger("channels.socket")
+#: Refusals of what a client asked for: WARNING, a few per connection per minute (issue 14 item 9).
+refusals = otp.RateLimitedLog(logger)
 
 #: How long a duplicate join waits for the old channel to die before killing it.
 DUPLICATE_JOIN_TIMEOUT = 5.0
@@ -140,14 +142,16 @@ class SocketSession:
         handler = type(self.socket)
         route = handler.route(topic)
         if route is None:
-            logger.warning('Ignoring unmatched topic "%s" in %s', topic, handler.__qualname__)
+            refusals.warning(self.socket.transport_pid, 'Ignoring unmatched topic "%s" in %s', topic,
+                             handler.__qualname__)
             self._reply(None, msg.ref, topic, "error", {"reason": "unmatched topic"})
             return
         old = self.channels.get(topic)
         if old is not None:
             await self._shutdown_duplicate(old)
         elif len(self.channels) >= handler.max_channels_per_transport:
-            logger.error(
+            refusals.warning(
+                self.socket.transport_pid,
                 "Rejecting join on %r: max_channels_per_transport (%d) reached by %s",
                 topic, handler.max_channels_per_transport, handler.__qualname__,
             )

@@ -55,6 +55,18 @@ class Limiter:
         self.count -= 1
         self._lot.unpark()
 
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free now (long-poll sessions: they cannot wait in a backlog).
+
+        Slots reserved by acceptors waiting in ``accept()`` do not count here: a session may
+        take one of them, and those acceptors' next connections then overshoot the limit by
+        at most the number of acceptors before they wait again.
+        """
+        if self.count - self.reserved >= self.limit:
+            return False
+        self.acquire()
+        return True
+
 
 @dataclass(slots=True)
 class AcceptorStatistics:

@@ -460,6 +460,10 @@ class Endpoint:
 # -- listening sockets ------------------------------------------------------------------------
 
 
+#: Set by ``serve --workers`` for its workers: the port they may share with SO_REUSEPORT.
+SHARED_PORT_ENV = "OTP_CHANNELS_SHARED_PORT"
+
+
 class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
     """Binds one SO_REUSEPORT listening socket per acceptor and owns them."""
 
@@ -469,6 +473,15 @@ class _ListenSockets(otp.GenServer[list[trio.socket.SocketType]]):
         socks: list[trio.socket.SocketType] = []
         port = endpoint.requested_port
         try:
+            if port and os.environ.get(SHARED_PORT_ENV) != str(port):
+                # SO_REUSEPORT is for our own acceptors (and the workers of one ``serve
+                # --workers``, which set SHARED_PORT_ENV): a second server on a busy port must
+                # fail, not silently take half of the connections. A probe bound without
+                # SO_REUSEPORT fails if anything listens there, our kind included.
+                with stdsocket.socket(stdsocket.AF_INET6 if ":" in endpoint.host else stdsocket.AF_INET,
+                                      stdsocket.SOCK_STREAM) as probe:
+                    probe.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_REUSEADDR, 1)
+                    probe.bind((endpoint.host, port))
             for _ in range(endpoint.num_acceptors):
                 sock = trio.socket.socket(stdsocket.AF_INET6 if ":" in endpoint.host else stdsocket.AF_INET,
                                           stdsocket.SOCK_STREAM)
@@ -676,7 +689,7 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | trio
         mount, kind = match.handler
         if kind == "websocket":
             return await _websocket(rt, me, stream, mount, request, body, match.params, upgraded)
-        return await handle_longpoll(_longpoll_mount(rt.endpoint, mount), request, body, match.params,
+        return await handle_longpoll(_longpoll_mount(rt.endpoint, mount, rt.limiter), request, body, match.params,
                                      origin_allowed=origin_allowed(rt.endpoint, mount, request))
     for route in rt.routes:
         if route.matches(request.path):
@@ -697,6 +710,14 @@ async def _route(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | trio
 _FORBIDDEN = Response(403, [("content-type", "text/plain; charset=utf-8")], b"")
 
 
+#: Refusals of bad requests: WARNING, a few per client address per minute (issue 14 item 9).
+refusals = otp.RateLimitedLog(logger)
+
+
+def _source(request: Request) -> str:
+    return request.peer[0] if request.peer else "unknown peer"
+
+
 def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> bool:
     policy = mount.check_origin if mount.check_origin is not None else endpoint.check_origin
     origin = request.header("origin")
@@ -704,14 +725,15 @@ def origin_allowed(endpoint: Endpoint, mount: SocketMount, request: Request) -> 
                       request_scheme=request.scheme, request_host=request.host,
                       request_port=request.port)
     if not ok:
-        logger.error("Could not check origin for Phoenix.Socket transport.\n\nOrigin of the request: "
-                     "%s\n\nThis happens when you are attempting a socket connection to a different "
-                     "host than the one configured in your endpoint (url_host=%r) or check_origin.",
-                     origin, endpoint.url_host)
+        refusals.warning(_source(request),
+                         "Could not check origin for Phoenix.Socket transport.\n\nOrigin of the request: "
+                         "%s\n\nThis happens when you are attempting a socket connection to a different "
+                         "host than the one configured in your endpoint (url_host=%r) or check_origin.",
+                         origin, endpoint.url_host)
     return ok
 
 
-def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
+def _longpoll_mount(endpoint: Endpoint, mount: SocketMount, limiter: Limiter | None = None) -> LongPollMount:
     """The endpoint and ``mount`` as long-poll sees them: data, and ``connect`` as a callable."""
 
     async def connect(params: Mapping[str, Any], connect_info: Mapping[str, Any], vsn: str | None,
@@ -728,7 +750,7 @@ def _longpoll_mount(endpoint: Endpoint, mount: SocketMount) -> LongPollMount:
         secret_key_base=endpoint.secret_key_base, handler_name=mount.handler.__qualname__,
         connect_info=tuple(mount.connect_info), auth_token=bool(mount.auth_token),
         options=mount.longpoll_options, connect=connect, identity=mount,
-        transport=mount.handler if issubclass(mount.handler, Transport) else None)
+        transport=mount.handler if issubclass(mount.handler, Transport) else None, slots=limiter)
 
 
 async def connect_socket(endpoint: Endpoint, mount: SocketMount, params: Mapping[str, Any],
@@ -800,8 +822,8 @@ async def _websocket(rt: _Runtime, me: otp.Process, stream: trio.SocketStream | 
         configured = ["phoenix", *(configured or [])]
     ok, chosen = select_subprotocol(protocols, configured)
     if not ok:
-        logger.error("Could not check Websocket subprotocols for Phoenix.Socket transport. "
-                     "Subprotocols of the request: %r; configured: %r", protocols, configured)
+        refusals.warning(_source(request), "Could not check Websocket subprotocols for Phoenix.Socket "
+                         "transport. Subprotocols of the request: %r; configured: %r", protocols, configured)
         return _FORBIDDEN
     params = {**request.query_dict(), **path_params}
     info_keys = list(mount.connect_info)

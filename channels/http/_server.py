@@ -79,6 +79,9 @@ class HTTPLimits:
         receive_chunk_size: ``max_bytes`` for each ``receive_some`` call.
         keep_alive_timeout: Seconds a connection may wait for (the rest of) the next
             request head, and for each chunk of a body, before it is closed.
+        body_timeout: Seconds allowed for a whole request body, however it trickles in
+            (one byte every few seconds would otherwise hold the connection for ever);
+            past it the request gets 408 and the connection is closed.
         linger_timeout: Seconds to keep reading (and discarding) after we half-close,
             so that the client reads our last response before the connection resets.
     """
@@ -88,6 +91,7 @@ class HTTPLimits:
     max_body_bytes: int = 8 * 1024 * 1024
     receive_chunk_size: int = 64 * 1024
     keep_alive_timeout: float = 60.0
+    body_timeout: float = 60.0
     linger_timeout: float = 2.0
 
 
@@ -476,6 +480,8 @@ class _ConnectionDriver:
     conn: h11.Connection = field(init=False)
     taken_over: bool = False
     _peer_closed: bool = False
+    #: When the body of the current request must be complete (trio time; None: not started).
+    _body_deadline: float | None = None
 
     def __post_init__(self) -> None:
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
@@ -663,7 +669,13 @@ class _ConnectionDriver:
         self.conn.receive_data(data)
 
     async def next_body_event(self) -> h11.Data | h11.EndOfMessage:
-        """Return the next body event, reading as needed (used by BodyReader)."""
+        """Return the next body event, reading as needed (used by BodyReader).
+
+        The whole body has ``body_timeout`` from its first read, each chunk
+        ``keep_alive_timeout``; either one past gives ``RequestTimeout`` (408).
+        """
+        if self._body_deadline is None:
+            self._body_deadline = trio.current_time() + self.limits.body_timeout
         while True:
             try:
                 event = self.conn.next_event()
@@ -672,12 +684,16 @@ class _ConnectionDriver:
                     raise ClientDisconnected(str(exc)) from exc
                 raise BadRequest(f"invalid request body: {exc}") from exc
             if event is h11.NEED_DATA:
-                with trio.move_on_after(self.limits.keep_alive_timeout) as scope:
+                deadline = min(self._body_deadline, trio.current_time() + self.limits.keep_alive_timeout)
+                with trio.move_on_at(deadline) as scope:
                     await self._receive()
                 if scope.cancelled_caught:
                     raise RequestTimeout("timed out reading the request body")
                 continue
-            if isinstance(event, h11.Data | h11.EndOfMessage):
+            if isinstance(event, h11.EndOfMessage):
+                self._body_deadline = None  # the next request's body has its own
+                return event
+            if isinstance(event, h11.Data):
                 return event
             raise AssertionError(f"unexpected h11 event {event!r}")  # pragma: no cover
 

@@ -6,7 +6,8 @@ endpoint. It listens on a Unix socket in a private runtime directory::
     $XDG_RUNTIME_DIR/otp-channels/<node>-<os pid>.sock      (mode 0600, directory 0700)
     $XDG_RUNTIME_DIR/otp-channels/<node>-<os pid>.cookie    (mode 0600: a random secret)
 
-(``/tmp/otp-channels-<uid>/`` when ``XDG_RUNTIME_DIR`` is unset; ``OTP_CHANNELS_RUNTIME_DIR``
+(``~/.local/state/otp-channels/`` when ``XDG_RUNTIME_DIR`` is unset, never a shared
+directory such as ``/tmp`` where another user could create it first; ``OTP_CHANNELS_RUNTIME_DIR``
 overrides both.) Three locks keep strangers out, as Erlang's cookie does for distribution:
 the directory and the socket are readable by their owner only, the server checks the
 peer's uid (``SO_PEERCRED``) and every request carries the cookie.
@@ -40,7 +41,6 @@ import socket as stdsocket
 import stat
 import struct
 import sys
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +111,19 @@ def runtime_dir(*, create: bool = False) -> Path:
     elif xdg and os.path.isdir(xdg):
         path = Path(xdg) / "otp-channels"
     else:
-        path = Path(tempfile.gettempdir()) / f"otp-channels-{os.getuid()}"
+        # Not /tmp: another local user could create /tmp/otp-channels-<uid> first and keep
+        # the node from starting. Only the owner of the home directory can create in it.
+        home = Path(os.path.expanduser("~"))
+        try:
+            home_uid = home.stat().st_uid if home.is_absolute() else -1
+        except OSError:
+            home_uid = -1
+        if home_uid != os.getuid():
+            raise ControlError(
+                f"no private runtime directory for the control socket: XDG_RUNTIME_DIR is unset and "
+                f"the home directory {home} is not yours; set {RUNTIME_DIR_ENV} (or XDG_RUNTIME_DIR) to "
+                f"a directory only you can write, e.g. `export {RUNTIME_DIR_ENV}=$HOME/.otp-channels`")
+        path = home / ".local" / "state" / "otp-channels"
     if create:
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -16,12 +16,15 @@ clients), and kills what is still running after ``shutdown_timeout``.
 from __future__ import annotations
 
 import collections
+import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
 
 import trio
+
+from ..endpoint._endpoint import SHARED_PORT_ENV
 
 __all__ = ["serve_workers"]
 
@@ -59,7 +62,8 @@ def serve_workers(target: str, workers: int, *, host: str, port: int, redis_url:
 
         async def run_worker(i: int, nursery: trio.Nursery) -> None:
             while not stopping():
-                proc = await trio.lowlevel.open_process(command(i))
+                proc = await trio.lowlevel.open_process(
+                    command(i), env={**os.environ, SHARED_PORT_ENV: str(port)})
                 procs[i] = proc
                 print(f"[{name}] worker {i} started (os pid {proc.pid})", flush=True)
                 code = await proc.wait()

@@ -49,6 +49,7 @@ from ._message import (
     ReplyMessage as ReplyMessage,
 )
 from ._serializer import (
+    MAX_NESTING as MAX_NESTING,
     V1_JSON_SERIALIZER as V1_JSON_SERIALIZER,
     V2_JSON_SERIALIZER as V2_JSON_SERIALIZER,
     Serializer as Serializer,

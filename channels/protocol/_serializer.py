@@ -31,6 +31,7 @@ from ._errors import EncodeError, InvalidMessageError
 from ._message import Broadcast, Frame, Message, Opcode, Ref, ReplyMessage
 
 __all__ = [
+    "MAX_NESTING",
     "V1_JSON_SERIALIZER",
     "V2_JSON_SERIALIZER",
     "Serializer",
@@ -53,6 +54,13 @@ _KIND_REPLY: Final = 1
 _KIND_BROADCAST: Final = 2
 
 _MAX_HEADER_FIELD: Final = 255
+
+#: Deepest nesting of lists and objects in a client's JSON message, the message's own list or
+#: object included. Deeper is refused as invalid (the socket closes with 1011), so that
+#: everything accepted can be sent back: the encoder stops at 254 levels, and a reply wraps
+#: the payload in two more (the message and ``{"status", "response"}``), a Redis envelope in
+#: a few more. ``orjson.loads`` alone would accept 1024.
+MAX_NESTING: Final = 200
 
 
 # --------------------------------------------------------------------------------------
@@ -167,9 +175,35 @@ def _binary_header(data: bytes, kind_name: str, header_len: int) -> bytes:
 
 def _decode_json(data: str | bytes | bytearray | memoryview, version: str) -> Any:
     try:
-        return _loads(data)
+        value = _loads(data)
     except _JSONDecodeError as exc:
         raise InvalidMessageError(f"invalid JSON in {version} text frame: {exc}") from None
+    # Cheap bound first (two C-level counts): fewer opening brackets than the limit cannot
+    # nest deeper than it. Only then is the decoded value walked.
+    text = data if isinstance(data, str | bytes) else bytes(data)
+    opened = text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{")
+    if opened > MAX_NESTING and nesting_depth(value) > MAX_NESTING:
+        raise InvalidMessageError(f"{version} message nested deeper than {MAX_NESTING} levels")
+    return value
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and dicts nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+        stack.extend((child, depth) for child in children)
+    return deepest
 
 
 # --------------------------------------------------------------------------------------

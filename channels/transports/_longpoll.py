@@ -113,6 +113,7 @@ __all__ = ["LongPollConnect", "LongPollMount", "LongPollOptions", "handle_longpo
            "session_salt"]
 
 logger = logging.getLogger("channels.transport")
+refusals = otp.RateLimitedLog(logger)
 
 #: The header the JS client (1.9+) sends the session token in; it wins over ``?token=``.
 TOKEN_HEADER = "x-phoenix-longpoll-token"
@@ -208,6 +209,20 @@ class LongPollMount:
     identity: object
     #: A raw transport class: the session runs it instead of ``connect``'s channel session.
     transport: type[Transport] | None = None
+    #: The endpoint's connection slots (``max_connections``): each session holds one.
+    slots: SessionSlots | None = None
+
+
+class SessionSlots(Protocol):
+    """The endpoint's ``max_connections`` counter, as long-poll sessions use it."""
+
+    def try_acquire(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+_UNAVAILABLE = Response(503, [("content-type", "text/plain; charset=utf-8"), ("retry-after", "5"),
+                              *LONGPOLL_HEADERS], b"too many connections")
 
 
 # -- shared state -------------------------------------------------------------------------------
@@ -697,8 +712,24 @@ async def _new_session(mount: LongPollMount, registry: _Registry, request: Reque
 
     spec = otp.ChildSpec(id="session", start=start, restart=otp.Restart.TEMPORARY,
                          behaviour="LongPollSession")
-    pid = await otp.DynamicSupervisor.start_child(_supervisor_name(mount.endpoint_name), spec)
+    slots = mount.slots
+    if slots is not None and not slots.try_acquire():
+        refusals.warning(request.peer[0] if request.peer else None,
+                         "refusing a long-poll session: max_connections reached")
+        return _UNAVAILABLE
+    try:
+        pid = await otp.DynamicSupervisor.start_child(_supervisor_name(mount.endpoint_name), spec)
+    except BaseException:
+        if slots is not None:
+            slots.release()
+        raise
     assert pid is not None
+    if slots is not None:
+        proc = otp.current_node().process(pid)
+        if proc is None:
+            slots.release()
+        else:
+            proc.add_exit_hook(lambda _p, _r: slots.release())
     try:
         accepted = await otp.call(pid, _Connect(), timeout=None)
     except otp.CallError as exc:

@@ -93,7 +93,8 @@ class ChatSocket(channels.Socket):
 
 
 def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,
-                  phoenix_js: str | Path | None = None) -> channels.Endpoint:
+                  phoenix_js: str | Path | None = None,
+                  any_origin: bool = False) -> channels.Endpoint:
     """The chat endpoint: the page at ``/``, the socket at ``/socket``.
 
     Args:
@@ -110,7 +111,9 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
         sockets=[channels.SocketMount("/socket", ChatSocket, longpoll=True)],
         static_dir=STATIC_DIR,
         static_files={"/js/phoenix.js": js},
-        check_origin=False,
+        # Only pages served by this host may open the socket (cross-site WebSocket hijacking);
+        # ``any_origin`` (``--any-origin``) is for local development with a page served elsewhere.
+        check_origin=not any_origin,
         redis_url=redis_url,
         extra_children=[PRESENCE.child_spec()],
     )

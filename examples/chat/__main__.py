@@ -25,13 +25,17 @@ def main() -> None:
     parser.add_argument("--no-control", action="store_true",
                         help="do not open the control socket that otp-channels tree, ps and kill use "
                              "(also OTP_CHANNELS_CONTROL=0)")
+    parser.add_argument("--any-origin", action="store_true",
+                        help="accept WebSocket and long-poll requests from pages of any origin (local "
+                             "development only: by default only pages served by this host may connect)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.phoenix_js.is_file():
         logging.getLogger("examples.chat").warning(
             "the Phoenix JS client is not installed (%s is missing): the page will not work until you run "
             "`cd tests/interop && npm ci` (or `.ci/setup --with-services`)", args.phoenix_js)
-    endpoint = make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, phoenix_js=args.phoenix_js)
+    endpoint = make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url, phoenix_js=args.phoenix_js,
+                             any_origin=args.any_origin)
     raise SystemExit(channels.serve(endpoint, control=not args.no_control))
 
 

@@ -53,14 +53,17 @@ class UserSocket(channels.Socket):
     routes = [("ping", PingChannel), ("wild:*", WildChannel)]
 
 
-def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None) -> channels.Endpoint:
+def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str | None = None,
+                  any_origin: bool = False) -> channels.Endpoint:
     """The HelloSockets endpoint: the socket at ``/socket``."""
     return channels.Endpoint(
         name="HelloSockets.Endpoint",
         host=host,
         port=port,
         sockets=[channels.SocketMount("/socket", UserSocket, longpoll=True)],
-        check_origin=False,
+        # Only pages served by this host may open the socket (cross-site WebSocket hijacking);
+        # ``any_origin`` (``--any-origin``) is for local development with a page served elsewhere.
+        check_origin=not any_origin,
         redis_url=redis_url,
     )
 

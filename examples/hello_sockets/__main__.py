@@ -22,9 +22,13 @@ def main() -> None:
     parser.add_argument("--no-control", action="store_true",
                         help="do not open the control socket that otp-channels tree, ps and kill use "
                              "(also OTP_CHANNELS_CONTROL=0)")
+    parser.add_argument("--any-origin", action="store_true",
+                        help="accept WebSocket and long-poll requests from pages of any origin (local "
+                             "development only: by default only pages served by this host may connect)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    raise SystemExit(channels.serve(make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url),
+    raise SystemExit(channels.serve(make_endpoint(host=args.host, port=args.port, redis_url=args.redis_url,
+                                                   any_origin=args.any_origin),
                                     control=not args.no_control))
 
 

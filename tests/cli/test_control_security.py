@@ -117,3 +117,29 @@ def test_the_runtime_directory_must_be_private(tmp_path: Path, monkeypatch: pyte
         os.chown(shared, pwd.getpwnam(_stranger()).pw_uid, -1)
         with pytest.raises(ControlError, match="belongs to uid"):
             control_runtime_dir(create=True)
+
+
+def test_without_xdg_runtime_dir_the_socket_goes_under_home_not_a_shared_tmp(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14 item 12: /tmp/otp-channels-<uid> could be created first by another local user.
+    monkeypatch.delenv("OTP_CHANNELS_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = control_runtime_dir(create=True)
+    assert path == tmp_path / ".local" / "state" / "otp-channels"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+
+
+def test_without_a_private_place_the_node_fails_closed_saying_how_to_set_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTP_CHANNELS_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    if os.getuid() == 0:
+        foreign = tmp_path / "someone-else"
+        foreign.mkdir()
+        os.chown(foreign, 4242, 4242)
+    else:
+        foreign = Path("/")  # root's
+    monkeypatch.setenv("HOME", str(foreign))
+    with pytest.raises(ControlError, match="set OTP_CHANNELS_RUNTIME_DIR"):
+        control_runtime_dir(create=True)

@@ -453,3 +453,48 @@ async def test_take_over_refuses_a_request_with_a_body() -> None:
             assert (await client.read_response()).status == 400
             await client.aclose()
     assert "must not have a body" in str(errors[0])
+
+
+async def echo_body(request: Request, body: BodyReader) -> Response:
+    return Response(200, [("content-type", "application/octet-stream")], await body.read())
+
+
+async def test_a_body_trickling_in_gets_408_at_the_total_body_deadline(
+        autojump_clock: trio.testing.MockClock) -> None:
+    # Issue 14 item 6: one byte every 5 s kept a connection for ever (only each chunk was timed).
+    limits = HTTPLimits(keep_alive_timeout=10, body_timeout=30)
+    with trio.fail_after(200):
+        async with http_server(echo_body, limits) as port:
+            client = await RawClient.connect(port)
+            await client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+            start = trio.current_time()
+
+            async def trickle() -> None:
+                for _ in range(20):  # 100 s at one byte per 5 s, never finishing the body
+                    await client.send(b"x")
+                    await trio.sleep(5)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trickle)
+                status = (await client.read_response()).status
+                answered = trio.current_time() - start
+                nursery.cancel_scope.cancel()
+            await client.aclose()
+            assert status == 408
+            assert 30 <= answered < 35
+
+
+async def test_a_body_that_arrives_in_time_is_read_whole_and_the_next_request_has_its_own_deadline(
+        autojump_clock: trio.testing.MockClock) -> None:
+    limits = HTTPLimits(keep_alive_timeout=20, body_timeout=40)
+    async with http_server(echo_body, limits) as port:
+        client = await RawClient.connect(port)
+        for _ in range(2):  # 30 s per body: 60 s in all, more than one body's 40 s
+            await client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\na")
+            await trio.sleep(15)
+            await client.send(b"b")
+            await trio.sleep(15)
+            await client.send(b"cd")
+            response = await client.read_response()
+            assert (response.status, response.body) == (200, b"abcd")
+        await client.aclose()
