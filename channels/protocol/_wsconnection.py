@@ -317,6 +317,11 @@ class ServerConnection:
                 break
         return b"".join(taken)
 
+    def drop_output(self) -> None:
+        """Forget the control frames owed for events the caller will not act on (it closes
+        the connection itself before reaching them, e.g. after an invalid message)."""
+        self._output = []
+
     def close(self, code: CloseCode | int, reason: str = "") -> bytes:
         """Start the close handshake: our close frame (``b""`` if it is not OPEN)."""
         if self.state is not ConnectionState.OPEN:

@@ -54,6 +54,7 @@ from ..protocol import (
     Serializer,
     ServerConnection,
     WSMessage,
+    encode_ws_close,
     encode_ws_data,
     encode_ws_frame,
 )
@@ -272,11 +273,13 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
                 # (anything else takes the general way).
                 if not (len(events) == 1 and type(events[0]) is WSMessage
                         and handler.handle_in_nowait(events[0].data)):
+                    stopped = False
                     for event in events:
                         if type(event) is WSMessage:
                             if not handler.handle_in_nowait(event.data):
                                 await handler.handle_in(event.data)
                             if io.closing:
+                                stopped = True
                                 break
                         else:
                             # What the connection owes for it (a pong; the close echo; our
@@ -287,12 +290,22 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
                             # Raw transports' handle_control: pings (after their pong) and pongs.
                             if handler.wants_control and isinstance(event, PingFrame | PongFrame):
                                 await handler.handle_control(_CONTROL_FRAMES[type(event)], bytes(event.data))
-                    output = conn.take_output()
-                    if output:
-                        writer.write_nowait(output)
-                    if conn.state is ConnectionState.CLOSED:
-                        reason = _client_close_reason(conn, me.pid, options)
-                        break
+                    if stopped:
+                        # The handler closes the connection before the frames that followed
+                        # (parsed with it): nothing is owed for those, and if a close frame
+                        # of the client's was among them, ours goes first all the same.
+                        conn.drop_output()
+                        if conn.state is not ConnectionState.OPEN:
+                            writer.write_nowait(encode_ws_close(io.close_code or CloseCode.NORMAL))
+                            reason = io.exit_reason
+                            break
+                    else:
+                        output = conn.take_output()
+                        if output:
+                            writer.write_nowait(output)
+                        if conn.state is ConnectionState.CLOSED:
+                            reason = _client_close_reason(conn, me.pid, options)
+                            break
                 if held or conn.buffered_bytes:
                     # A message in progress: its bytes count in the budget of all
                     # connections, and its time is bounded (``_IncompleteCheck``).

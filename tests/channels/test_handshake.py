@@ -204,13 +204,15 @@ async def test_completed_messages_restart_the_clock_of_the_next_one(
 
 async def test_incomplete_messages_over_the_total_budget_close_the_connection_that_grows_it_with_1009(
         node: otp.Node, caplog: pytest.LogCaptureFixture) -> None:
-    options = channels.WebSocketOptions(max_incomplete_bytes=150_000)
+    # Frames of 10 kB: one loopback write each, so that the server has read all of the
+    # first one when the tasks are blocked (100 kB ones could still be in flight under load).
+    options = channels.WebSocketOptions(max_incomplete_bytes=15_000)
     async with testing.open_endpoint(make_endpoint(websocket=options)) as ep:
         first, _ = await WSClient.open(ep.port, upgrade())
         second, _ = await WSClient.open(ep.port, upgrade())
-        await first.send(frame(0x1, b"[" + b" " * 100_000, fin=False))
+        await first.send(frame(0x1, b"[" + b" " * 10_000, fin=False))
         await trio.testing.wait_all_tasks_blocked()
-        await second.send(frame(0x1, b"[" + b" " * 100_000, fin=False))
+        await second.send(frame(0x1, b"[" + b" " * 10_000, fin=False))
         assert await second.read_close() == 1009
         assert any("incomplete messages of all connections" in r.getMessage() for r in refusals(caplog))
         # The first one completes its message and is served.
@@ -219,7 +221,7 @@ async def test_incomplete_messages_over_the_total_budget_close_the_connection_th
         assert b'"status":"ok"' in payload
         # And the budget was given back: a new incomplete message fits again.
         third, _ = await WSClient.open(ep.port, upgrade())
-        await third.send(frame(0x1, b"[" + b" " * 100_000, fin=False))
+        await third.send(frame(0x1, b"[" + b" " * 10_000, fin=False))
         await third.send(frame(0x0, b'"1","1","room:2","phx_join",{}]'))
         _, payload = await third.read_frame()
         assert b'"status":"ok"' in payload

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, strategies as st
 
 from ._support import (
@@ -125,3 +126,20 @@ def test_any_phoenix_message_is_answered_or_refused_and_the_socket_carries_on(
         assert any(isinstance(r, list) and len(r) == 5 and r[1] == "hb" for r in replies(answer)), \
             f"no heartbeat reply after {sequence!r}"
     fuzz_server.assert_healthy(sequence)
+
+
+@pytest.mark.parametrize("bad", [b"", b"x", b"[]", b'{"topic": 1}'])
+def test_an_invalid_message_closes_1011_before_the_frames_parsed_with_it(fuzz_server: FuzzServer, bad: bytes) -> None:
+    # Found by the fuzzer above: an invalid message followed, in the same read, by a
+    # heartbeat and the client's close frame was answered with the close echo (1000) and no
+    # heartbeat reply, as if the connection had ended normally. The server closes at the
+    # invalid message (1011), acts on nothing after it, and its close frame goes first.
+    fuzz_server.mark()
+    sock, rest = ws_open(fuzz_server.port)
+    with sock:
+        send_quietly(sock, client_frame(bad) + client_frame(phoenix(None, "hb", "phoenix", "heartbeat", {}))
+                     + client_frame((1000).to_bytes(2, "big"), 8))
+        answer = rest + read_until_eof(sock)
+    assert close_codes(answer) == [1011]
+    assert replies(answer) == []
+    fuzz_server.assert_healthy([bad])
