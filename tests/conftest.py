@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Iterator
+from types import FrameType
 
 import pytest
 import trio.testing
@@ -37,3 +39,26 @@ def pytest_configure(config: pytest.Config) -> None:
         import os
 
         os.environ["FUZZ_EXAMPLES"] = str(examples)
+
+
+#: A test that runs longer than this has hung (the slowest, the wheel build, takes ~1 min).
+#: It then fails with its name, instead of holding CI until its time limit.
+HANG_LIMIT = 300
+
+
+class TestHung(Exception):
+    """Raised by SIGALRM in a test that ran past ``HANG_LIMIT`` seconds."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    def hung(signum: int, frame: FrameType | None) -> None:
+        raise TestHung(f"{item.nodeid} ran for more than {HANG_LIMIT} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(HANG_LIMIT)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
