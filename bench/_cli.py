@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import _cluster, _peers, _scenarios
+from bench import _cluster, _peers, _scenarios, _soak
 from bench._proc import cpu_count, load_cpu, raise_nofile_limit, server_cpu
-from bench._results import REFERENCES, SCENARIOS, SERVERS, add_ratios, table_rows, text_table
+from bench._results import NOT_IN_ALL, REFERENCES, SCENARIOS, SERVERS, add_ratios, table_rows, text_table
 
 LOG_ROOT = _scenarios.ROOT / "bench" / "reports"
 
@@ -67,6 +67,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "goes (its figures are then not comparable)")
     p.add_argument("--no-peers", action="store_true",
                    help="do not create or use .bench-venv (otp-channels only)")
+    soak = p.add_argument_group("soak (otp-channels only; not part of `all`)")
+    soak.add_argument("--connections", type=int, default=19_000,
+                      help="joined connections to hold (default 19,000)")
+    soak.add_argument("--duration", type=float, default=600.0,
+                      help="seconds of broadcast and churn (default 600)")
+    soak.add_argument("--workers", type=int, default=1,
+                      help="server processes (`serve --workers N` with a local Redis when N > 1; default 1)")
+    soak.add_argument("--rate", type=float, default=1.0, help="broadcasts a second (default 1)")
+    soak.add_argument("--churn", type=float, default=5.0,
+                      help="connections a second that leave, each replaced by a new one (default 5)")
+    soak.add_argument("--sample-every", type=float, default=10.0,
+                      help="seconds between samples of the server (default 10)")
     return p.parse_args(argv)
 
 
@@ -86,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     peer_python: str | None = None
     unavailable: dict[str, str] = {}
-    wants_peers = args.scenario not in ("otp", "cluster") and not args.no_peers and (
+    wants_peers = args.scenario not in ("otp", "cluster", "soak") and not args.no_peers and (
         not names or any(n != "otp-channels" for n in names))
     if wants_peers:
         peer_python, why = _scenarios.peer_python_or_reason(logs)
@@ -105,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                          quiet_wait_s=0.3 if args.quick else 3.0)
 
     doc: dict[str, Any] = {}
-    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    scenarios = [s for s in SCENARIOS if s not in NOT_IN_ALL] if args.scenario == "all" else [args.scenario]
     for scenario in scenarios:
         if scenario == "fanout":
             _scenarios.run_fanout(env, doc)
@@ -119,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             if not names or "otp-channels" in names:
                 _cluster.run_cluster(env, doc)
             continue  # otp-channels only: no peer rows
+        elif scenario == "soak":
+            _soak.run_soak(env, doc, _soak.SoakConfig(
+                connections=args.connections, duration_s=args.duration, workers=args.workers,
+                rate=args.rate, churn_per_s=args.churn, sample_every_s=args.sample_every))
+            continue
         for case in doc.get(scenario, {}).values():
             for name, why in unavailable.items():
                 if not names or name in names:
@@ -148,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         if scenario in doc:
             print(f"\n== {scenario}" + (" (quick)" if args.quick else ""))
             print(text_table(table_rows(scenario, doc[scenario])))
+            if scenario == "soak":
+                for case in doc[scenario].values():
+                    if "samples" in case.get("otp-channels", {}):
+                        print("\nserver over time:")
+                        print(text_table(_soak.samples_table(case["otp-channels"]["samples"])))
     print(f"\nwall time {doc['meta']['wall_s']} s; logs in {logs}")
     if profile_summary is not None:
         print(f"profile of otp-channels: {profile_summary}")

@@ -18,7 +18,9 @@ OTP = "otp-channels"
 SERVERS = ("otp-channels", "websockets", "python-socketio", "django-channels")
 #: Reference floors (roundtrip only): bare Trio echo servers, not peers.
 REFERENCES = ("trio-echo", "trio-hop")
-SCENARIOS = ("fanout", "capacity", "roundtrip", "otp", "cluster")
+SCENARIOS = ("fanout", "capacity", "roundtrip", "otp", "cluster", "soak")
+#: Scenarios that ``all`` leaves out (long by design: run them by name).
+NOT_IN_ALL = frozenset({"soak"})
 
 #: Headline metrics per scenario: those that get a ``_ratio`` and a column in the tables.
 HEADLINE: dict[str, tuple[str, ...]] = {
@@ -31,6 +33,9 @@ HEADLINE: dict[str, tuple[str, ...]] = {
     "cluster": ("delivered_per_s", "a_delivered_per_s", "b_delivered_per_s", "a_p50_us",
                 "a_p99_us", "b_p50_us", "b_p99_us", "a_cpu_s", "b_cpu_s", "redis_cpu_s",
                 "load_cpu_s"),
+    "soak": ("held_conns", "broadcasts", "churned", "expected", "lost", "closed_by_server",
+             "rss_mib_first", "rss_mib_last", "rss_mib_max", "fds_max", "os_processes_max",
+             "otp_processes_max", "server_cpu_s"),
 }
 
 #: The metric whose ratio to otp-channels the tables show, per scenario (first one present).
@@ -40,6 +45,7 @@ RATIO_COLUMN: dict[str, tuple[str, ...]] = {
     "roundtrip": ("requests_per_s",),
     "otp": ("per_s", "bytes_per_process"),
     "cluster": ("delivered_per_s",),
+    "soak": ("lost",),
 }
 
 #: Metrics for which a higher value is better (the rest: lower is better).

@@ -16,6 +16,11 @@ Roles:
     ``ctl``: one joined connection that triggers broadcasts (``go``/``paced``) and reads the
         server's send timestamps from its own copies.
     ``rt``: ``n`` clients each pushing an echo request and awaiting the reply (``run``).
+    ``soak``: hold ``n`` joined subscribers, replacing ``churn_per_s`` of them a second
+        (``churn``), and account per connection for the numbered broadcasts it received
+        while joined (``finish``: lost messages against the broadcaster's send stamps).
+    ``soak_ctl``: one joined connection broadcasting numbered messages at a steady rate
+        (``broadcast``) and reporting each one's server send stamp.
 
 Protocols: ``phoenix`` (Phoenix V2 JSON, otp-channels), ``ws`` (raw websockets server),
 ``socketio`` (Engine.IO v4 websocket transport, Socket.IO v5 packets) and ``django``
@@ -39,6 +44,7 @@ from typing import Any, cast
 
 IP_BIND_ADDRESS_NO_PORT = 24
 _T_RE = re.compile(rb'"t":(\d+)')
+_I_RE = re.compile(rb'"i":(\d+)')
 _HB_INTERVAL_S = 25.0
 
 
@@ -185,6 +191,12 @@ class Conn(asyncio.Protocol):
         self.joined_fut: asyncio.Future[None] = client.loop.create_future()
         self.reply_fut: asyncio.Future[bytes] | None = None
         self.on_bcast: Callable[[Conn, bytes, int, int, int], None] = client.on_bcast
+        # soak accounting: when the join reply came, the first/last numbered message, how
+        # many, and how many were skipped between them (frames of one socket come in order).
+        self.joined_at = 0
+        self.first_i = -1
+        self.last_i = -1
+        self.gaps = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -202,6 +214,7 @@ class Conn(asyncio.Protocol):
 
     def set_joined(self) -> None:
         self.joined = True
+        self.joined_at = time.monotonic_ns()
         if not self.joined_fut.done():
             self.joined_fut.set_result(None)
 
@@ -306,6 +319,20 @@ class Client:
                 self.complete += 1
                 if self.complete >= len(self.conns):
                     self.all_done.set()
+
+    def on_bcast_soak(self, conn: Conn, data: bytes, start: int, end: int, now: int) -> None:
+        match = _I_RE.search(data, start, end)
+        if match is None:
+            return
+        i = int(match.group(1))
+        self.frames += 1
+        if conn.first_i < 0:
+            conn.first_i = i
+        elif i > conn.last_i + 1:
+            conn.gaps += i - conn.last_i - 1
+        conn.last_i = i
+        if self.m and i >= self.m - 1:
+            self.all_done.set()  # someone got the last message: ``finish`` looks again
 
     def on_bcast_ctl(self, conn: Conn, data: bytes, start: int, end: int, now: int) -> None:
         match = _T_RE.search(data, start, end)
@@ -536,6 +563,166 @@ async def run_rt(client: Client, reader: asyncio.StreamReader) -> None:
         client.close_all()
 
 
+def soak_lost(conn: Conn, ts: list[int], left_at: int | None, grace_ns: int) -> tuple[int, int]:
+    """(expected, lost) for one soak connection: every message the server sent after the join
+    reached the client (``ts``: the send stamps by number) and, for a connection that left at
+    ``left_at``, before ``left_at - grace_ns``, must have been received."""
+    lo = next((i for i, t in enumerate(ts) if t > conn.joined_at), len(ts))
+    hi = len(ts) - 1
+    if left_at is not None:
+        hi = max((i for i, t in enumerate(ts) if t < left_at - grace_ns), default=-1)
+    if hi < lo or not conn.joined_at:
+        return 0, 0
+    expected = hi - lo + 1
+    if conn.first_i < 0:
+        return expected, expected
+    got = max(0, min(hi, conn.last_i) - max(lo, conn.first_i) + 1)
+    # Skips inside [first, last] are counted only where they fall in [lo, hi] (approximately:
+    # all of them when the range is inside the expected one, which is the common case).
+    return expected, expected - got + (conn.gaps if got else 0)
+
+
+async def run_soak(client: Client, reader: asyncio.StreamReader) -> None:
+    """Soak role: hold ``n`` joined subscribers, churn them, account for every message."""
+    cfg = client.cfg
+    client.on_bcast = client.on_bcast_soak  # type: ignore[method-assign]
+    info = await client.open_many(cfg["n"], cfg.get("concurrency", 100), cfg.get("timeout", 20.0))
+    for c in client.conns:
+        c.on_bcast = client.on_bcast_soak
+    emit(ev="ready", **info)
+    hb = asyncio.ensure_future(client.heartbeats())
+    left: list[tuple[Conn, int]] = []
+    churn_errors: dict[str, int] = {}
+    opened = 0
+    churner: asyncio.Future[None] | None = None
+
+    async def churn(per_s: float, until: float) -> None:
+        nonlocal opened
+        gap = 1.0 / per_s
+        k = 0
+        next_at = time.monotonic()
+        while time.monotonic() < until:
+            next_at += gap
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            if client.conns:
+                # Round robin over the oldest connections: close one, open one.
+                old = client.conns.pop(k % len(client.conns))
+                k += 1
+                left.append((old, time.monotonic_ns()))
+                old.send(b"", 8)  # a close frame (no status), then the TCP connection goes
+                if old.transport is not None:
+                    old.transport.close()
+            try:
+                conn = await client.open_one(cfg.get("timeout", 20.0))
+            except Exception as exc:
+                key = f"{type(exc).__name__}: {exc}"[:160]
+                churn_errors[key] = churn_errors.get(key, 0) + 1
+            else:
+                conn.on_bcast = client.on_bcast_soak
+                client.conns.append(conn)
+                opened += 1
+
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            cmd = json.loads(line)
+            if cmd["cmd"] == "churn":
+                if cmd["per_s"] > 0:
+                    churner = asyncio.ensure_future(churn(cmd["per_s"], time.monotonic() + cmd["duration_s"]))
+            elif cmd["cmd"] == "finish":
+                if churner is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await churner
+                ts: list[int] = cmd["ts"]
+                last = len(ts) - 1
+                client.m = len(ts)
+                # Let the last broadcasts reach everyone still joined (bounded).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(cmd.get("timeout", 30.0)):
+                        # (those that joined after the last one was sent need not get it)
+                        while ts and any(c.last_i < last and not c.closed and c.joined_at < ts[last]
+                                  for c in client.conns):
+                            client.all_done = asyncio.Event()
+                            await client.all_done.wait()
+                expected = lost = lost_conns = 0
+                grace = int(cmd.get("grace_s", 2.0) * 1e9)
+                closed_early = 0
+                for c, at in left:
+                    e, m = soak_lost(c, ts, at, grace)
+                    expected += e
+                    lost += m
+                    lost_conns += m > 0
+                for c in client.conns:
+                    if c.closed:  # the server closed it: count as lost what it missed
+                        closed_early += 1
+                    e, m = soak_lost(c, ts, None, grace)
+                    expected += e
+                    lost += m
+                    lost_conns += m > 0
+                emit(ev="soaked", held=len(client.conns), left=len(left), opened=opened,
+                     churn_errors=churn_errors, expected=expected, lost=lost, lost_conns=lost_conns,
+                     closed_by_server=closed_early, frames=client.frames, cpu_s=cpu_s())
+            elif cmd["cmd"] == "close":
+                return
+    finally:
+        if churner is not None:
+            churner.cancel()
+        hb.cancel()
+        client.close_all()
+
+
+async def run_soak_ctl(client: Client, reader: asyncio.StreamReader) -> None:
+    """Soak broadcaster: ``broadcast`` numbered messages at ``rate`` a second for ``duration_s``."""
+    cfg = client.cfg
+    info = await client.open_many(1, 1, cfg.get("timeout", 20.0))
+    emit(ev="ready", **info)
+    if not client.conns:
+        return
+    conn = client.conns[0]
+    stamps: dict[int, int] = {}
+
+    def on_copy(conn: Conn, data: bytes, start: int, end: int, now: int) -> None:
+        mi = _I_RE.search(data, start, end)
+        mt = _T_RE.search(data, start, end)
+        if mi and mt:
+            stamps[int(mi.group(1))] = int(mt.group(1))
+            got.set()
+
+    conn.on_bcast = on_copy
+    got = asyncio.Event()
+    hb = asyncio.ensure_future(client.heartbeats())
+    try:
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            cmd = json.loads(line)
+            if cmd["cmd"] == "broadcast":
+                gap = 1.0 / cmd["rate"]
+                end = time.monotonic() + cmd["duration_s"]
+                next_at = time.monotonic()
+                sent = 0
+                while next_at < end:
+                    conn.send(json.dumps(["1", "2", client.proto.topic, "go",
+                                          {"m": 1, "size": cmd.get("size", 100), "i0": sent}]).encode())
+                    sent += 1
+                    next_at += gap
+                    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(30.0):
+                        while len(stamps) < sent and not conn.closed:
+                            got.clear()
+                            await got.wait()
+                emit(ev="broadcast", sent=sent, ts=[stamps.get(i, 0) for i in range(sent)])
+            elif cmd["cmd"] == "close":
+                return
+    finally:
+        hb.cancel()
+        client.close_all()
+
+
 def pct(sorted_values: list[int], p: float) -> int:
     """The nearest-rank percentile of an already sorted list (0 when empty)."""
     if not sorted_values:
@@ -555,6 +742,10 @@ async def amain(cfg: dict[str, Any]) -> None:
         await run_ctl(client, reader)
     elif role == "rt":
         await run_rt(client, reader)
+    elif role == "soak":
+        await run_soak(client, reader)
+    elif role == "soak_ctl":
+        await run_soak_ctl(client, reader)
     else:
         raise SystemExit(f"unknown role {role!r}")
 

@@ -20,6 +20,7 @@ TITLES = {
     "roundtrip": "Round trip: clients each pushing and awaiting the reply",
     "otp": "Runtime micro-benchmarks: otp beside plain Trio",
     "cluster": "Cluster: fan-out to subscribers on two nodes through Redis, beside one node",
+    "soak": "Soak: joined connections under a steady broadcast and churn (RSS, fds, processes, losses)",
 }
 
 

@@ -6,7 +6,8 @@ Run with the project venv: ``python -m bench.servers.otp_channels_server --port 
 ``bench:*`` topic; ``handle_in("go", {"m": M, "size": S})`` broadcasts M events ``m`` of about S
 payload bytes (``{"i": k, "t": <monotonic ns>, "p": "..."}``) to the topic through the channels
 broadcast API (fastlane), with a scheduler checkpoint between messages like the peers, then
-replies ok; ``handle_in("echo", payload)`` replies ``{"status": "ok", "response": payload}``.
+replies ok (with ``"i0": I`` the events are numbered from I: the soak scenario's global
+sequence); ``handle_in("echo", payload)`` replies ``{"status": "ok", "response": payload}``.
 
 Configuration: defaults of ``channels.Endpoint`` (no compression; heartbeats are the client's),
 origin check off, ``max_connections`` raised to 100,000 so that the file limit is the bound.
@@ -14,7 +15,7 @@ origin check off, ``max_connections`` raised to 100,000 so that the file limit i
 Clustering (``python -m bench cluster``): ``--redis-url URL`` sets ``Endpoint(redis_url=URL)``
 (the Redis PubSub adapter) and ``--node-name NAME`` its node name. ``GET /bench/stats``
 answers ``Endpoint.statistics()`` as JSON (PubSub and adapter counters: published, dropped,
-received...).
+received...), with ``otp_processes``: the node's process count.
 
 Profiling: with ``BENCH_PROFILE_DIR`` set, each burst (a ``go`` of more than one message) is
 profiled with cProfile until the next ``go`` or the end of the process, and written there as
@@ -92,8 +93,9 @@ class BenchChannel(channels.Channel):
         if event == "go" and isinstance(payload, dict):
             m = int(payload.get("m", 1))
             size = int(payload.get("size", 100))
+            i0 = int(payload.get("i0", 0))
             _PROFILER.on_go(m)
-            for k in range(m):
+            for k in range(i0, i0 + m):
                 socket.broadcast("m", make_payload(k, size))
                 await trio.lowlevel.checkpoint()
             return channels.Reply(("ok", {"sent": m}), socket)
@@ -120,7 +122,7 @@ def make_endpoint(*, host: str = "127.0.0.1", port: int = 4000, redis_url: str |
     )
 
     async def stats(request: Request, body: Any) -> Response:
-        data = json.dumps(endpoint.statistics(), default=str).encode()
+        data = json.dumps({**endpoint.statistics(), "otp_processes": len(otp.processes())}, default=str).encode()
         return Response(200, [("content-type", "application/json")], data)
 
     endpoint.add_route("/bench/stats", stats)

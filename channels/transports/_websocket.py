@@ -16,8 +16,10 @@ transports are two *handlers* of this one loop (:class:`ConnectionHandler`:
   ``WebSocketOptions.message_timeout`` (else close 1008), and all connections together
   hold at most ``max_incomplete_bytes`` of incomplete messages (else the connection that
   grows past it is closed with 1009);
-- **the slow-client policy**: the writer's outbox is bounded (``max_outbox_bytes``); past
-  it the client gets 1013 after what was queued;
+- **the slow-client policy**: a client is judged by its backlog over time, never by one
+  message's size: a backlog that stayed over ``max_outbox_bytes`` for ``slow_client_timeout``
+  (``_SlowCheck``), or a frame queued while the backlog already exceeds
+  ``max_outbox_bytes + max_frame_size``, gets the client 1013 after what was queued;
 - **exit signals**: the endpoint's shutdown (an exit from the parent) closes with 1012; a
   linked process's abnormal exit ends the connection with that reason;
 - **the close path**: our close frame (if the client did not close first), the client's
@@ -78,8 +80,14 @@ class WebSocketOptions:
     timeout: float = 60.0
     #: Largest message accepted (after inflating); bigger closes with 1009 (Phoenix's 10 MB).
     max_frame_size: int = 10_000_000
-    #: Bytes a slow client may have queued before it is closed (the slow-consumer policy).
+    #: The slow-client policy: bytes queued for a client (its backlog) that it may keep for
+    #: up to ``slow_client_timeout`` seconds; a backlog over it for longer closes with
+    #: ``overflow_close_code``. One message never decides it: a client is closed at once
+    #: only when a frame comes while its backlog already exceeds ``max_outbox_bytes +
+    #: max_frame_size`` (so any message the server accepts can be echoed or broadcast).
     max_outbox_bytes: int = 4 * 1024 * 1024
+    #: Seconds a client's backlog may stay over ``max_outbox_bytes``.
+    slow_client_timeout: float = 10.0
     #: Close code used for a client whose outbox overflowed.
     overflow_close_code: int = CloseCode.TRY_AGAIN_LATER
     #: Extra subprotocols to accept (besides "phoenix" for the auth token).
@@ -111,6 +119,14 @@ class _IncompleteCheck:
 _INCOMPLETE_CHECK = _IncompleteCheck()
 
 
+@dataclass(frozen=True, slots=True)
+class _SlowCheck:
+    """timer -> transport: is the client's backlog still over ``max_outbox_bytes``?"""
+
+
+_SLOW_CHECK = _SlowCheck()
+
+
 class _IncompleteBudget:
     """Bytes of incomplete messages held by the connections of one Trio run."""
 
@@ -135,7 +151,8 @@ def _budget() -> _IncompleteBudget:
 class WebSocketIO(OrderedSink):
     """One connection's ``TransportIO`` and fastlane sink: how handlers reach the client."""
 
-    __slots__ = ("close_code", "conn", "encoding", "exit_reason", "peer", "proc", "writer")
+    __slots__ = ("close_code", "conn", "encoding", "exit_reason", "peer", "proc", "slow_check", "slow_timeout",
+                 "writer")
 
     def __init__(self, writer: SocketWriter, conn: ServerConnection, proc: otp.Process,
                  peer: str | None) -> None:
@@ -147,6 +164,9 @@ class WebSocketIO(OrderedSink):
         #: Set by ``close``: the loop then closes with this code and exits ``exit_reason``.
         self.close_code: int | None = None
         self.exit_reason: otp.ExitReason = otp.NORMAL
+        #: The slow-client timer is armed (one at a time; ``_SlowCheck`` re-arms it).
+        self.slow_check = False
+        self.slow_timeout = 0.0
 
     @property
     def sink(self) -> WebSocketIO:
@@ -154,6 +174,12 @@ class WebSocketIO(OrderedSink):
 
     def on_writer_close(self, why: str) -> None:
         self.proc.deliver(Overflow(why))
+
+    def on_writer_over(self) -> None:
+        """The backlog went over ``max_outbox_bytes`` (in whichever task wrote): start the clock."""
+        if not self.slow_check:
+            self.slow_check = True
+            self.proc.node.send_after(self.slow_timeout, self.proc.pid, _SLOW_CHECK)
 
     # TransportIO
 
@@ -239,9 +265,12 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
     me = otp.current_process()
     assert me is not None
     owned = otp.OwnedFd(stream.socket.fileno(), me)
-    writer = SocketWriter(owned, max_outbox=options.max_outbox_bytes)
+    writer = SocketWriter(owned, max_outbox=options.max_outbox_bytes,
+                          max_backlog=options.max_outbox_bytes + options.max_frame_size)
     io = WebSocketIO(writer, conn, me, peer)
+    io.slow_timeout = options.slow_client_timeout
     writer.on_close = io.on_writer_close
+    writer.on_over = io.on_writer_over
     budget = _budget()
     held = 0  # this connection's share of the budget
     reason: otp.ExitReason = otp.NORMAL
@@ -364,6 +393,17 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
                         reason = otp.Shutdown("message_timeout")
                         break
                     otp.send_after(options.message_timeout - late, me.pid, _INCOMPLETE_CHECK)
+            elif t is _SlowCheck:
+                io.slow_check = False
+                since = writer.over_since
+                if since is not None and writer.accepting:
+                    late = trio.current_time() - since
+                    if late >= options.slow_client_timeout:
+                        writer.give_up(f"{writer.outbox_bytes} bytes queued for over {options.slow_client_timeout} s "
+                                       f"(limit {options.max_outbox_bytes})")  # an Overflow follows
+                    else:
+                        io.slow_check = True
+                        otp.send_after(options.slow_client_timeout - late, me.pid, _SLOW_CHECK)
             elif t is Overflow:
                 if writer.closed:
                     # Not a slow client: the socket is gone (a write failed). End as a

@@ -10,9 +10,12 @@ So every byte for the socket goes through ``SocketWriter.write_nowait``: while n
 queued it calls ``os.write`` on the (non-blocking) socket at once, in the caller's task;
 whatever the kernel refuses waits in a per-connection outbox, which a small flusher task
 drains when the socket becomes writable, coalescing everything queued into one write.
-The outbox is bounded in bytes: a client that cannot keep up is closed (the stated policy
-is ``on_close``: the transport closes the client with 1013), so it never slows a broadcast
-to anyone else.
+The outbox is judged by its backlog over time, never by one frame's size: a backlog over
+``max_outbox`` starts a clock (``over_since``, reported once through ``on_over``; the owner
+gives up with ``give_up`` if it is still over after its timeout), and a frame queued while
+the backlog already holds more than ``max_backlog`` is refused at once (a hard bound on the
+memory one client pins). Either way the owner learns it through ``on_close`` (the transport
+closes the client with 1013), so a slow client never slows a broadcast to anyone else.
 
 One writer per socket: the handshake response, our pongs and close frames and every
 channel frame go through this same queue (``channels.transports._websocket``), so no frame
@@ -78,20 +81,31 @@ class SocketWriter:
         "direct_writes",
         "fd",
         "high_water",
+        "max_backlog",
         "max_outbox",
         "on_close",
+        "on_over",
         "outbox",
         "outbox_bytes",
+        "over_since",
         "owned",
         "queued_writes",
     )
 
-    def __init__(self, owned: otp.OwnedFd, *, max_outbox: int,
-                 on_close: Callable[[str], None] | None = None) -> None:
+    def __init__(self, owned: otp.OwnedFd, *, max_outbox: int, max_backlog: int | None = None,
+                 on_close: Callable[[str], None] | None = None,
+                 on_over: Callable[[], None] | None = None) -> None:
         self.owned = owned
         self.fd = owned.fd
+        #: The backlog a client may keep for a while (see ``over_since``).
         self.max_outbox = max_outbox
+        #: The backlog past which no frame is queued (the client is given up at once).
+        self.max_backlog = max_outbox if max_backlog is None else max_backlog
         self.on_close = on_close
+        #: Called when the backlog goes over ``max_outbox`` (``over_since`` was None).
+        self.on_over = on_over
+        #: When the backlog went over ``max_outbox`` (None while it is not over).
+        self.over_since: float | None = None
         # Made when something has to wait (most connections never have a backlog).
         self.outbox: collections.deque[bytes | memoryview] = _NO_OUTBOX
         self.outbox_bytes = 0
@@ -159,6 +173,11 @@ class SocketWriter:
             rest: bytes | memoryview = memoryview(data)[n:]
         else:
             rest = data
+            if self.outbox_bytes > self.max_backlog:
+                # The backlog is already past the hard bound: one frame, however big, never
+                # decides this (it is judged before the frame is added).
+                self.give_up(f"outbox overflow: {self.outbox_bytes} bytes queued (limit {self.max_backlog})")
+                return False
         self.queued_writes += 1
         if self.outbox is _NO_OUTBOX:
             self.outbox = collections.deque()
@@ -167,16 +186,24 @@ class SocketWriter:
         if self.outbox_bytes > self.high_water:
             self.high_water = self.outbox_bytes
         self._start_flusher()
-        if self.outbox_bytes > self.max_outbox:
-            # Stop taking frames; keep what is queued (it ends on a frame boundary) so
-            # that the owner can still finish with a clean close frame (``finish``).
-            self.accepting = False
-            reason = f"outbox overflow: {self.outbox_bytes} bytes queued (limit {self.max_outbox})"
-            self.close_reason = reason
-            if self.on_close is not None:
-                self.on_close(reason)
-            return False
+        if self.outbox_bytes > self.max_outbox and self.over_since is None:
+            self.over_since = trio.current_time()
+            if self.on_over is not None:
+                self.on_over()
         return True
+
+    def give_up(self, reason: str) -> None:
+        """Stop taking frames (the client is too slow) and tell the owner (``on_close``).
+
+        What is queued is kept (it ends on a frame boundary) so that the owner can still
+        finish with a clean close frame (``finish``)."""
+        if not self.accepting:
+            return
+        self.accepting = False
+        self._pending = None
+        self.close_reason = reason
+        if self.on_close is not None:
+            self.on_close(reason)
 
     def _start_flusher(self) -> None:
         if not self._flushing:
@@ -217,6 +244,8 @@ class SocketWriter:
                     break
                 self.bytes_written += n
                 self.outbox_bytes -= n
+                if self.outbox_bytes <= self.max_outbox:
+                    self.over_since = None
                 if n == len(chunk):
                     self.outbox.popleft()
                 else:
@@ -261,6 +290,7 @@ class SocketWriter:
         self.close_reason = reason
         self.outbox = _NO_OUTBOX
         self.outbox_bytes = 0
+        self.over_since = None
         if self._drained is not None:
             self._drained.set()
             self._drained = None

@@ -174,3 +174,58 @@ def test_runtime_micro_benchmarks_run_in_a_fresh_interpreter(impl: str) -> None:
     assert set(result) == {"spawn_exit", "send_receive", "call", "idle_memory"}
     assert all(result[k]["per_s"] > 0 for k in ("spawn_exit", "send_receive", "call"))
     assert result["idle_memory"]["count"] == 20
+
+
+def _soak_conn(joined_at: int, first: int, last: int, gaps: int = 0) -> loadgen.Conn:
+    conn = loadgen.Conn.__new__(loadgen.Conn)
+    conn.joined_at, conn.first_i, conn.last_i, conn.gaps = joined_at, first, last, gaps
+    return conn
+
+
+def test_soak_counts_as_lost_every_message_sent_after_the_join_that_did_not_arrive() -> None:
+    ts = [100, 200, 300, 400, 500]  # the server's send stamp of message i
+    # Joined at 150: 1..4 expected; got 1..4, or more (0 was in flight: not required).
+    assert loadgen.soak_lost(_soak_conn(150, 1, 4), ts, None, 0) == (4, 0)
+    assert loadgen.soak_lost(_soak_conn(150, 0, 4), ts, None, 0) == (4, 0)
+    # Missing the first expected one, the last ones, or one in the middle.
+    assert loadgen.soak_lost(_soak_conn(150, 2, 4), ts, None, 0) == (4, 1)
+    assert loadgen.soak_lost(_soak_conn(150, 1, 2), ts, None, 0) == (4, 2)
+    assert loadgen.soak_lost(_soak_conn(150, 1, 4, gaps=1), ts, None, 0) == (4, 1)
+    assert loadgen.soak_lost(_soak_conn(150, -1, -1), ts, None, 0) == (4, 4)
+    # Left at 460 with a grace of 100: only what was sent before 360 (1, 2) is owed.
+    assert loadgen.soak_lost(_soak_conn(150, 1, 2), ts, 460, 100) == (2, 0)
+    # Joined after the last message: nothing owed.
+    assert loadgen.soak_lost(_soak_conn(600, -1, -1), ts, None, 0) == (0, 0)
+
+
+def test_soak_holds_joined_connections_under_broadcast_and_churn_and_loses_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+    res = subprocess.run(
+        [sys.executable, "-m", "bench", "soak", "--connections", "50", "--duration", "3",
+         "--rate", "4", "--churn", "5", "--sample-every", "1", "--no-peers", "--json", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=Path(bench.__file__).parent.parent)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "server over time:" in res.stdout
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["command"].startswith("python -m bench soak")
+    [(case, servers)] = doc["soak"].items()
+    assert case.startswith("N=50 workers=1 3s")
+    result = servers["otp-channels"]
+    assert "error" not in result, result["error"]
+    assert result["held_conns"] == 50
+    assert result["broadcasts"] == 12
+    assert result["churned"] > 0
+    assert result["rejoined"] == result["churned"]
+    assert result["expected"] > 0
+    assert result["lost"] == 0
+    assert result["closed_by_server"] == 0
+    samples = result["samples"]
+    assert len(samples) >= 4
+    for s in samples:
+        assert set(s) == {"t_s", "rss_mib", "fds", "os_processes", "otp_processes"}
+        assert s["rss_mib"] > 0
+        assert s["fds"] > 0
+        assert s["os_processes"] == 1
+    # Connections are sockets of the server: while they are held, it has at least that many fds.
+    assert max(s["fds"] for s in samples) >= 50
+    assert max(s["otp_processes"] for s in samples) >= 50

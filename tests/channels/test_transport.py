@@ -219,10 +219,12 @@ async def _broadcast_big_until(ep: testing.RunningEndpoint, transport: otp.Proce
     return sent
 
 
-async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_receiving(
+async def test_a_backlog_past_max_outbox_plus_max_frame_size_closes_with_1013_at_once_and_others_keep_receiving(
         node: otp.Node, caplog: pytest.LogCaptureFixture) -> None:
     limit = 64 * 1024
-    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=limit))
+    # The timeout is out of reach: only the hard bound (limit + the largest frame) closes here.
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(
+        max_outbox_bytes=limit, max_frame_size=limit, slow_client_timeout=3600.0))
     async with testing.open_endpoint(endpoint) as ep:
         slow = await testing.connect(ep, params={"user": "slow"})
         fast = await testing.connect(ep, params={"user": "fast"})
@@ -234,19 +236,125 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_others_keep_r
         async def then() -> None:
             await fast.assert_broadcast("room:1", "big")  # the fast client keeps up
 
-        # The slow client's kernel buffers fill first, then its outbox, until it overflows.
+        # The slow client's kernel buffers fill first, then its outbox, past the hard bound;
+        # the next frame finds it there.
         sent = await _broadcast_big_until(
-            ep, transport, lambda outbox: outbox > limit, then, "the slow client never overflowed")
+            ep, transport, lambda outbox: outbox > 2 * limit, then, "the slow client never overflowed")
+        while not any("cannot keep up" in r.getMessage() for r in caplog.records):
+            ep.broadcast("room:1", "big", {"data": "x" * 32 * 1024})
+            sent += 1
+            await then()
+            assert sent < 2000, "it was not closed"
         slow.resume_reading()
         await slow.assert_closed(1013)
         got = sum(1 for r in slow.history if isinstance(r.decoded, Message) and r.decoded.event == "big")
-        assert 0 < got <= sent
+        assert 0 < got < sent
         ep.broadcast("room:1", "after", {"n": 1})
         await fast.assert_broadcast("room:1", "after", {"n": 1})
         await fast.refute_any()
         await fast.settle()
         assert events("terminate") == [otp.Shutdown("overflow")]
         assert sum("cannot keep up" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_client_whose_backlog_stays_over_max_outbox_for_slow_client_timeout_is_closed_with_1013(
+        node: otp.Node, autojump_clock: trio.abc.Clock, caplog: pytest.LogCaptureFixture) -> None:
+    limit = 64 * 1024
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=limit, slow_client_timeout=30.0))
+    async with testing.open_endpoint(endpoint) as ep:
+        slow = await testing.connect(ep, params={"user": "slow"})
+        assert await slow.join("room:1") == ("ok", {})
+        slow.pause_reading()
+        transport = ep.transport_of("user:slow")
+        summary = transport.summary
+        assert summary is not None
+        sent = await _broadcast_big_until(ep, transport, lambda outbox: outbox > limit,
+                                          trio.testing.wait_all_tasks_blocked, "the outbox never filled")
+        over_at = trio.current_time()
+        # Over the limit, but not for long enough: the client is kept (with its backlog).
+        await trio.sleep(29)
+        assert otp.is_alive(transport.pid)
+        assert slow.closed is None
+        assert summary()["outbox_bytes"] > limit
+        await trio.sleep(1.5)
+        # The backlog stayed over the limit for 30 s: the server gave up on the client and
+        # now lets what is queued, then its close frame, drain (for up to close_timeout).
+        slow.resume_reading()
+        await slow.assert_closed(1013)
+        assert trio.current_time() - over_at >= 30
+        got = sum(1 for r in slow.history if isinstance(r.decoded, Message) and r.decoded.event == "big")
+        assert got == sent  # nothing queued before the close was dropped
+        await slow.settle()
+        assert events("terminate") == [otp.Shutdown("overflow")]
+        assert sum("cannot keep up" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_a_backlog_that_drains_within_slow_client_timeout_keeps_the_client(
+        node: otp.Node, autojump_clock: trio.abc.Clock) -> None:
+    limit = 64 * 1024
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=limit, slow_client_timeout=30.0,
+                                                                 timeout=3600.0))
+    async with testing.open_endpoint(endpoint) as ep:
+        client = await testing.connect(ep, params={"user": "slow"})
+        assert await client.join("room:1") == ("ok", {})
+        transport = ep.transport_of("user:slow")
+        total = 0
+        # Twice over the limit for 20 s, each time drained: 40 s over it in all, never 30 in a row.
+        for _ in range(2):
+            client.pause_reading()
+            total += await _broadcast_big_until(ep, transport, lambda outbox: outbox > limit,
+                                                trio.testing.wait_all_tasks_blocked, "the outbox never filled")
+            await trio.sleep(20)
+            client.resume_reading()
+            for _ in range(total - len([r for r in client.history if isinstance(r.decoded, Message)])):
+                await client.assert_broadcast("room:1", "big")
+            assert transport.summary()["outbox_bytes"] == 0
+        await trio.sleep(60)
+        assert client.closed is None
+        await client.assert_reply(await client.heartbeat(), "ok", {})
+        await client.close()
+
+
+async def test_a_reading_client_receives_a_broadcast_bigger_than_max_outbox_bytes(node: otp.Node) -> None:
+    limit = 1024 * 1024
+    endpoint = make_endpoint(websocket=channels.WebSocketOptions(max_outbox_bytes=limit))
+    async with testing.open_endpoint(endpoint) as ep:
+        a = await testing.connect(ep, params={"user": "a"})
+        b = await testing.connect(ep, params={"user": "b"})
+        for client in (a, b):
+            assert await client.join("room:1") == ("ok", {})
+        big = "x" * (5 * 1024 * 1024)
+        ep.broadcast("room:1", "big", {"data": big})
+        for client in (a, b):
+            msg = await client.assert_broadcast("room:1", "big")
+            assert msg.payload == {"data": big}
+        # One frame took the backlog over the limit (the kernel took at most 4 MiB of it).
+        assert max(ep.transport_of(f"user:{u}").summary()["outbox_high_water"] for u in "ab") > limit
+        for client in (a, b):
+            await client.assert_reply(await client.heartbeat(), "ok", {})
+            assert client.closed is None
+            await client.close()
+
+
+async def test_a_message_the_server_accepts_inbound_is_echoed_and_broadcast_to_readers_with_the_defaults(
+        node: otp.Node) -> None:
+    options = channels.WebSocketOptions()
+    async with testing.open_endpoint(make_endpoint(websocket=options)) as ep:
+        a = await testing.connect(ep, params={"user": "a"})
+        b = await testing.connect(ep, params={"user": "b"})
+        for client in (a, b):
+            assert await client.join("room:1") == ("ok", {})
+        # Just under max_frame_size as a frame (the envelope adds ~100 bytes).
+        data = "y" * (options.max_frame_size - 200)
+        ref = await a.push("room:1", "echo", {"data": data})
+        await a.assert_reply(ref, "ok", {"data": data})
+        ref = await a.push("room:1", "broadcast", {"event": "big", "payload": {"data": data}})
+        await a.assert_reply(ref, "ok", {"sent": "big"})
+        for client in (a, b):
+            msg = await client.assert_broadcast("room:1", "big")
+            assert msg.payload == {"data": data}
+            assert client.closed is None
+            await client.close()
 
 
 async def test_messages_waking_the_transport_do_not_stop_a_pending_flush(node: otp.Node) -> None:
