@@ -292,7 +292,10 @@ class Endpoint:
         self.static_files = dict(static_files or {})
         self.check_origin = check_origin
         self.url_host = url_host
-        self.num_acceptors = max(1, num_acceptors)
+        # Each acceptor owns its own SO_REUSEPORT socket and waits for a connection slot
+        # before accept(): an acceptor that can never get a slot would leave the connections
+        # the kernel queues on its socket waiting for ever. So no more acceptors than slots.
+        self.num_acceptors = max(1, min(num_acceptors, max_connections))
         self.max_connections = max_connections
         self.pubsub_partitions = pubsub_partitions
         if redis_url is not None and pubsub_adapter is None:

@@ -39,3 +39,23 @@ async def test_sessions_hold_connection_slots_and_past_the_limit_get_503(
     finally:
         await stop_endpoint(endpoint)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_endpoint_has_no_more_acceptors_than_connection_slots(node: otp.Node) -> None:
+    # Found as a hang of the test above in full runs: with max_connections=3 and 4 acceptors
+    # (each owning an SO_REUSEPORT socket and waiting for a slot before accept()), the
+    # fourth never accepted, and a connection the kernel queued on its socket waited for ever.
+    endpoint = channels.Endpoint(name="LPA", port=0, max_connections=3, num_acceptors=4,
+                                 sockets=[channels.SocketMount("/socket", UserSocket, longpoll=True)])
+    assert endpoint.num_acceptors == 3
+    await endpoint.start_link()
+    try:
+        assert endpoint.port is not None
+        for _ in range(8):  # one at a time: whichever acceptor's socket it lands on, it is served
+            conn = await HTTPConnection.open(endpoint.port)
+            try:
+                assert (await conn.request("GET", "/nothing-here")).status == 404
+            finally:
+                await conn.aclose()
+    finally:
+        await stop_endpoint(endpoint)
