@@ -852,6 +852,34 @@ class Node:
             self._timer_scope.deadline = deadline
         return timer
 
+    def _start_timeout(self, proc: Process, delay: float, msg: Any) -> TimerRef:
+        """Arm a timer sending ``msg`` to ``proc`` (alive) after ``delay`` s: a call's timeout.
+
+        The cheap path of ``send_after`` (no checks; the caller validated ``delay``). A heap
+        entry costs a fraction of a Trio cancel scope with a deadline, which was half the cost
+        of an ``otp.call``; gen_server's own call timeout is likewise a timer of the runtime.
+        """
+        timer = TimerRef(self, trio.current_time() + delay, next(self._timer_seq), proc.pid, msg)
+        timer.proc = proc
+        if proc._timers is None:
+            proc._timers = set()
+        proc._timers.add(timer)
+        heapq.heappush(self._timers, timer)
+        if timer.deadline < self._timer_wakeup_at and self._timer_scope is not None:
+            self._timer_wakeup_at = timer.deadline
+            self._timer_scope.deadline = timer.deadline
+        return timer
+
+    def _stop_timeout(self, timer: TimerRef) -> bool:
+        """Cancel a timer from ``_start_timeout``; False if it has fired (its message was sent)."""
+        if timer.fired:
+            return False
+        proc = timer.proc
+        if proc is not None and proc._timers is not None:
+            proc._timers.discard(timer)
+        self._cancel(timer)
+        return True
+
     def _own_timer(self, timer: Any, what: str) -> TimerRef | None:
         if type(timer) is TimerRef:
             return timer if timer.node is self else None

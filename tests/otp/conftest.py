@@ -1,6 +1,6 @@
 """A hang guard for the otp tests: every async test body runs under ``trio.fail_after``.
 
-Tests that use ``autojump_clock`` get a large *virtual* limit: a deadlocked test then
+Tests that use ``autojump_clock`` (or ``mock_clock``) get a large *virtual* limit: a deadlocked test then
 fails at once, as the clock jumps straight to the deadline. The others get a real-time
 limit well above what any of them needs.
 """
@@ -36,5 +36,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not isinstance(item, pytest.Function) or _HERE not in item.path.parents:
             continue
         if inspect.iscoroutinefunction(item.obj):
-            virtual = "autojump_clock" in item.fixturenames
+            virtual = "autojump_clock" in item.fixturenames or "mock_clock" in item.fixturenames
             item.obj = _guarded(item.obj, VIRTUAL_TIME_LIMIT if virtual else REAL_TIME_LIMIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -103,6 +104,8 @@ class Deferred(otp.GenServer[list[otp.From]]):
             return otp.NoReply(state)
         if request == "park":
             return otp.NoReply([*state, from_])
+        if request == "parked":
+            return otp.Reply(state, [])
         if request == "release":
             for f in state:
                 otp.reply(f, "released")
@@ -162,6 +165,53 @@ async def test_call_default_timeout_is_five_seconds(node: otp.Node, autojump_clo
     assert (err.server, err.request, err.timeout) == ("deferred", "park", 5.0)
     assert str(err) == "exited in: otp.call('deferred', 'park', 5): timeout"
     await otp.call("deferred", "release")
+    await otp.stop(pid)
+
+
+async def test_a_reply_and_a_timeout_due_in_the_same_tick_give_the_reply_and_leave_nothing_behind(
+    node: otp.Node, mock_clock: trio.testing.MockClock
+) -> None:
+    # The reply is queued first; the call's timer may fire before the caller runs (then its
+    # message sits behind the reply and must be dropped) or after (then it is cancelled).
+    # Trio picks the order; the outcome must not depend on it.
+    pid = await Deferred.start()
+
+    async def caller(results: list[Any]) -> None:
+        async with otp.open_mailbox():
+            results.append(await otp.call(pid, "park", timeout=1))
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.WouldBlock):
+                otp.receive_nowait()
+
+    for _ in range(20):
+        results: list[Any] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(caller, results)
+            await trio.testing.wait_all_tasks_blocked()
+            (from_,) = await otp.call(pid, "parked", timeout=None)
+            mock_clock.jump(1)
+            otp.reply(from_, "late")  # no checkpoint between the jump and the reply
+        assert results == ["late"]
+    await otp.stop(pid)
+
+
+async def test_finished_calls_leave_no_timers_in_the_node(node: otp.Node) -> None:
+    # A call's timeout is a timer of the node's heap; a call that ends cancels it, and
+    # cancelled entries are swept, so a busy caller does not grow the heap.
+    pid = await Counter.start(0)
+    for _ in range(1_000):
+        await otp.call(pid, ("add", 1))
+    assert sum(not t.cancelled for t in node._timers) == 0
+    assert len(node._timers) <= 130
+    await otp.stop(pid)
+
+
+@pytest.mark.parametrize("timeout", [-1.0, -1, math.nan, "5", True])
+async def test_a_bad_call_timeout_is_refused_before_the_request_is_sent(node: otp.Node, timeout: Any) -> None:
+    pid = await Counter.start(0)
+    with pytest.raises((TypeError, ValueError), match="timeout must be"):
+        await otp.call(pid, ("add", 1), timeout=timeout)
+    assert await otp.call(pid, "get") == 0
     await otp.stop(pid)
 
 
