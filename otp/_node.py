@@ -289,8 +289,10 @@ class Process:
         self._pending_exit: ExitReason = None
         self._cancel_scope = trio.CancelScope()
         self._exit_hooks: list[Callable[[Process, ExitReason], None]] | None = None
-        #: Timers aimed at this pid: cancelled when it exits (as Erlang's are).
-        self._timers: set[TimerRef] | None = None
+        #: Timers aimed at this pid, cancelled when it exits (as Erlang's are): None, the
+        #: one timer itself (most processes have at most one: 216 bytes of set saved per
+        #: connection), or a set of them.
+        self._timers: TimerRef | set[TimerRef] | None = None
 
     def __repr__(self) -> str:
         name = f" {self.name}" if self.name else ""
@@ -357,6 +359,22 @@ class Process:
             else:
                 with trio.move_on_at(deadline):
                     await trio.lowlevel.wait_task_rescheduled(self._abort)
+
+    def _add_timer(self, timer: TimerRef) -> None:
+        timers = self._timers
+        if timers is None:
+            self._timers = timer
+        elif type(timers) is TimerRef:
+            self._timers = {timers, timer}
+        else:
+            timers.add(timer)
+
+    def _forget_timer(self, timer: TimerRef) -> None:
+        timers = self._timers
+        if timers is timer:
+            self._timers = None
+        elif timers is not None and type(timers) is not TimerRef:
+            timers.discard(timer)
 
     def refuse_second_waiter(self) -> None:
         """Raise ``ConcurrentReceiveError``: another task of this process waits already."""
@@ -479,8 +497,11 @@ class Process:
         timers = self._timers
         if timers is not None:
             self._timers = None
-            for timer in timers:
-                node._cancel(timer)
+            if type(timers) is TimerRef:
+                node._cancel(timers)
+            else:
+                for timer in timers:
+                    node._cancel(timer)
         procs = node._procs
         for other_pid in self.links:
             other = procs.get(other_pid.id)
@@ -841,9 +862,7 @@ class Node:
                 timer.dest = timer.msg = None
                 return timer
             timer.proc = proc
-            if proc._timers is None:
-                proc._timers = set()
-            proc._timers.add(timer)
+            proc._add_timer(timer)
         elif not isinstance(dest, str):
             raise TypeError(f"send_after: the destination must be a Pid or a registered name, got {dest!r}")
         heapq.heappush(self._timers, timer)
@@ -861,9 +880,7 @@ class Node:
         """
         timer = TimerRef(self, trio.current_time() + delay, next(self._timer_seq), proc.pid, msg)
         timer.proc = proc
-        if proc._timers is None:
-            proc._timers = set()
-        proc._timers.add(timer)
+        proc._add_timer(timer)
         heapq.heappush(self._timers, timer)
         if timer.deadline < self._timer_wakeup_at and self._timer_scope is not None:
             self._timer_wakeup_at = timer.deadline
@@ -875,8 +892,8 @@ class Node:
         if timer.fired:
             return False
         proc = timer.proc
-        if proc is not None and proc._timers is not None:
-            proc._timers.discard(timer)
+        if proc is not None:
+            proc._forget_timer(timer)
         self._cancel(timer)
         return True
 
@@ -902,8 +919,8 @@ class Node:
             return None
         left = max(0.0, t.deadline - trio.current_time())
         proc = t.proc
-        if proc is not None and proc._timers is not None:
-            proc._timers.discard(t)
+        if proc is not None:
+            proc._forget_timer(t)
         self._cancel(t)
         return left
 
@@ -945,8 +962,7 @@ class Node:
                 if proc is not None:
                     # Aimed at a pid: alive, or the timer would have been cancelled.
                     timer.proc = None
-                    if proc._timers is not None:
-                        proc._timers.discard(timer)
+                    proc._forget_timer(timer)
                 else:
                     proc = self.resolve(timer.dest)
                 msg = timer.msg

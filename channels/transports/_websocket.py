@@ -151,8 +151,8 @@ def _budget() -> _IncompleteBudget:
 class WebSocketIO(OrderedSink):
     """One connection's ``TransportIO`` and fastlane sink: how handlers reach the client."""
 
-    __slots__ = ("close_code", "conn", "encoding", "exit_reason", "peer", "proc", "slow_check", "slow_timeout",
-                 "writer")
+    __slots__ = ("close_code", "conn", "encoding", "exit_reason", "handler", "peer", "proc", "slow_check",
+                 "slow_timeout", "writer")
 
     def __init__(self, writer: SocketWriter, conn: ServerConnection, proc: otp.Process,
                  peer: str | None) -> None:
@@ -167,6 +167,17 @@ class WebSocketIO(OrderedSink):
         #: The slow-client timer is armed (one at a time; ``_SlowCheck`` re-arms it).
         self.slow_check = False
         self.slow_timeout = 0.0
+        #: Set once the handler is running: its summary is part of the process's.
+        self.handler: ConnectionHandler | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The connection process's summary for the observer (a bound method, not a closure:
+        one object less per connection)."""
+        writer = self.writer
+        handler = {} if self.handler is None else self.handler.summary()
+        return {"transport": "websocket", "peer": self.peer, **handler, "compression": self.conn.encoding,
+                "outbox_bytes": writer.outbox_bytes, "outbox_high_water": writer.high_water,
+                "bytes_written": writer.bytes_written}
 
     @property
     def sink(self) -> WebSocketIO:
@@ -278,9 +289,8 @@ async def run_websocket(stream: trio.SocketStream, conn: ServerConnection, accep
         writer.write_nowait(accepted.data)
         del accepted  # not kept for the life of the connection
         await handler.init(io)
-        me.summary = lambda: {"transport": "websocket", "peer": peer, **handler.summary(),
-                              "compression": conn.encoding, "outbox_bytes": writer.outbox_bytes,
-                              "outbox_high_water": writer.high_water, "bytes_written": writer.bytes_written}
+        io.handler = handler
+        me.summary = io.summary
         # When the endpoint stops, the connection supervisor's shutdown becomes a message,
         # so that the client gets a close frame (1012, "service restart": the JS client
         # reconnects) rather than a dropped TCP connection.

@@ -250,6 +250,27 @@ async def test_timer_to_pid_cancelled_when_process_exits(
         assert alive_msg() is None  # the timer let go of its message at once
 
 
+@pytest.mark.parametrize("count", [1, 2, 3])
+async def test_every_timer_to_a_pid_is_cancelled_when_it_exits_after_others_fired_or_were_cancelled(
+    node: otp.Node, autojump_clock: trio.testing.MockClock, count: int
+) -> None:
+    # A process keeps its one timer inline and several in a set: both forms, and the
+    # way from one to the other and back, must end every timer with the process.
+    async with otp.open_mailbox():
+        pid, ref = otp.spawn_monitor(sleeper)
+        fired = otp.send_after(1.0, pid, "fires")
+        cancelled = otp.send_after(50.0, pid, "cancelled")
+        assert otp.cancel_timer(cancelled) == pytest.approx(50.0)
+        timers = [otp.send_after(100.0 + i, pid, i) for i in range(count)]
+        await trio.sleep(2.0)
+        assert otp.read_timer(fired) is None
+        assert [otp.read_timer(t) for t in timers] == [pytest.approx(98.0 + i) for i in range(count)]
+        otp.exit(pid, otp.KILL)
+        await wait_down(ref)
+        assert [otp.read_timer(t) for t in timers] == [None] * count
+        assert [otp.cancel_timer(t) for t in timers] == [None] * count
+
+
 async def test_timer_to_dead_pid_is_never_armed(node: otp.Node) -> None:
     async with otp.open_mailbox():
         pid, ref = otp.spawn_monitor(sleeper)
