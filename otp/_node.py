@@ -526,6 +526,10 @@ class Process:
                 target.monitored_by.pop(ref, None)
         self.monitors.clear()
         self.mailbox = _NO_MAILBOX
+        # Let go of what the process's code hung on it: its summary is often a bound method
+        # of an object that holds the process, a cycle that only a full collection frees, and
+        # with many live processes those are rare (a soak's RSS grew by the garbage).
+        self.summary = self.crash_context = None
 
     # -- introspection -------------------------------------------------------------------
 
@@ -969,6 +973,8 @@ class Node:
                 timer.dest = timer.msg = None
                 if proc is not None:
                     proc.deliver(msg)
+                # Not held while the service sleeps (the process may end meanwhile).
+                del timer, proc, msg
             wake = timers[0].deadline if timers else math.inf
             self._timer_wakeup_at = wake
             with trio.CancelScope(deadline=wake) as scope:

@@ -266,3 +266,41 @@ async def test_the_runtime_does_not_keep_a_process_arguments_alive(node: otp.Nod
     assert alive() is None
     async with otp.open_mailbox():
         await stop_and_wait(pid)
+
+
+class _HoldsItsProcess:
+    def __init__(self, proc: otp.Process) -> None:
+        self.proc = proc
+
+    def summary(self) -> dict[str, Any]:
+        return {"pid": str(self.proc.pid)}
+
+
+async def _summarised_and_timed() -> None:
+    me = otp.current_process()
+    me.summary = _HoldsItsProcess(me).summary  # a cycle through the process, as connections make
+    me.crash_context = lambda: repr(me)
+    otp.send_after(1.0, me.pid, "tick")
+    assert await otp.receive() == "tick"
+
+
+async def test_an_exited_process_is_freed_by_reference_counting_alone(
+    node: otp.Node, autojump_clock: trio.testing.MockClock
+) -> None:
+    # With many live processes CPython's full collections are rare: what an exited process
+    # leaves in reference cycles (or what the timer service still holds) stays for long.
+    gc.collect()
+    gc.disable()
+    try:
+        async with otp.open_mailbox():
+            pid, ref = otp.spawn_monitor(_summarised_and_timed)
+            proc = node.process(pid)
+            assert proc is not None
+            gone = weakref.ref(proc)
+            del proc
+            down = await wait_down(ref)
+            assert down.reason is otp.NORMAL
+            await trio.testing.wait_all_tasks_blocked()
+            assert gone() is None
+    finally:
+        gc.enable()
