@@ -455,14 +455,18 @@ async def run_sub(client: Client, reader: asyncio.StreamReader) -> None:
         client.close_all()
 
 
+async def _open_control(client: Client) -> Conn | None:
+    """Open and join the control connection, report ``ready``; None if it could not join."""
+    info = await client.open_many(1, 1, client.cfg.get("timeout", 20.0))
+    emit(ev="ready", **info)
+    return client.conns[0] if client.conns else None
+
+
 async def run_ctl(client: Client, reader: asyncio.StreamReader) -> None:
     """Control role: one joined connection that triggers broadcasts and reads timestamps."""
-    cfg = client.cfg
-    info = await client.open_many(1, 1, cfg.get("timeout", 20.0))
-    emit(ev="ready", **info)
-    if not client.conns:
+    conn = await _open_control(client)
+    if conn is None:
         return
-    conn = client.conns[0]
     conn.on_bcast = client.on_bcast_ctl
     hb = asyncio.ensure_future(client.heartbeats())
     try:
@@ -675,12 +679,9 @@ async def run_soak(client: Client, reader: asyncio.StreamReader) -> None:
 
 async def run_soak_ctl(client: Client, reader: asyncio.StreamReader) -> None:
     """Soak broadcaster: ``broadcast`` numbered messages at ``rate`` a second for ``duration_s``."""
-    cfg = client.cfg
-    info = await client.open_many(1, 1, cfg.get("timeout", 20.0))
-    emit(ev="ready", **info)
-    if not client.conns:
+    conn = await _open_control(client)
+    if conn is None:
         return
-    conn = client.conns[0]
     stamps: dict[int, int] = {}
 
     def on_copy(conn: Conn, data: bytes, start: int, end: int, now: int) -> None:
