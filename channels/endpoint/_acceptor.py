@@ -2,8 +2,11 @@
 
 An acceptor is a process that loops on ``accept()`` of a listening socket and hands each
 accepted socket to ``handle`` (which then owns it: it closes it if it cannot serve it). With
-a ``Limiter`` it applies back-pressure: it reserves a connection slot before ``accept()``, so
-that N acceptors cannot overshoot the limit, and waits while none is free. When the process
+a ``Limiter`` it applies back-pressure as Ranch's acceptors do: it accepts, then waits for a
+free connection slot before handing the socket on, so the limit is never overshot and each
+acceptor holds at most one accepted connection waiting. (Taking the slot *before*
+``accept()`` let an acceptor sit on a slot while a client that the kernel queued on another
+acceptor's ``SO_REUSEPORT`` socket waited for ever.) When the process
 runs out of file descriptors or buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM) it logs once per
 failure and backs off for 100 ms instead of crashing (Ranch and Cowboy do the same).
 """
@@ -37,8 +40,6 @@ class Limiter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.count = 0
-        #: Slots held by acceptors waiting in accept() (counted in ``count``).
-        self.reserved = 0
         self.high_water = 0
         self._lot = trio.lowlevel.ParkingLot()
 
@@ -56,13 +57,8 @@ class Limiter:
         self._lot.unpark()
 
     def try_acquire(self) -> bool:
-        """Take a slot if one is free now (long-poll sessions: they cannot wait in a backlog).
-
-        Slots reserved by acceptors waiting in ``accept()`` do not count here: a session may
-        take one of them, and those acceptors' next connections then overshoot the limit by
-        at most the number of acceptors before they wait again.
-        """
-        if self.count - self.reserved >= self.limit:
+        """Take a slot if one is free now (long-poll sessions: they cannot wait in a backlog)."""
+        if self.count >= self.limit:
             return False
         self.acquire()
         return True
@@ -82,31 +78,30 @@ async def accept_loop(listener: trio.socket.SocketType,
     """Accept connections on ``listener`` forever, in the calling (acceptor) process.
 
     ``handle(sock)`` runs in the acceptor between two ``accept()`` calls: it should only hand
-    the socket on (start a connection process, a task). With a ``limiter`` the slot taken for
-    a connection is the handler's to release (when the connection ends, or at once if
-    ``handle`` raises: then the socket is closed here, and the error ends the acceptor).
+    the socket on (start a connection process, a task). With a ``limiter`` the acceptor waits
+    for a free slot after ``accept()`` and takes it; the slot is then the handler's to release
+    (when the connection ends, or at once if ``handle`` raises: then the socket is closed
+    here, and the error ends the acceptor).
     """
     stats = statistics if statistics is not None else AcceptorStatistics()
     while True:
-        if limiter is not None:
-            await limiter.wait_for_slot()
-            limiter.acquire()  # reserved before accept(), so acceptors cannot overshoot the limit
-            limiter.reserved += 1
         try:
             sock, _addr = await listener.accept()
-        except BaseException as exc:
-            if limiter is not None:
-                limiter.reserved -= 1
-                limiter.release()
-            if isinstance(exc, OSError) and exc.errno in _OVERLOAD:
+        except OSError as exc:
+            if exc.errno in _OVERLOAD:
                 logger.error("acceptor %s: %s; backing off for %d ms", otp.self(), os.strerror(exc.errno or 0),
                              round(OVERLOAD_BACKOFF * 1000))
                 await trio.sleep(OVERLOAD_BACKOFF)
                 continue
             raise
-        if limiter is not None:
-            limiter.reserved -= 1
         stats.accepted += 1
+        if limiter is not None:
+            try:
+                await limiter.wait_for_slot()
+            except BaseException:
+                sock.close()
+                raise
+            limiter.acquire()
         try:
             await handle(sock)
         except Exception:

@@ -292,9 +292,8 @@ class Endpoint:
         self.static_files = dict(static_files or {})
         self.check_origin = check_origin
         self.url_host = url_host
-        # Each acceptor owns its own SO_REUSEPORT socket and waits for a connection slot
-        # before accept(): an acceptor that can never get a slot would leave the connections
-        # the kernel queues on its socket waiting for ever. So no more acceptors than slots.
+        # Each acceptor owns its own SO_REUSEPORT socket and, at the limit, holds one accepted
+        # connection while it waits for a slot: no more acceptors than slots.
         self.num_acceptors = max(1, min(num_acceptors, max_connections))
         self.max_connections = max_connections
         self.pubsub_partitions = pubsub_partitions
@@ -452,7 +451,7 @@ class Endpoint:
     def statistics(self) -> dict[str, Any]:
         rt = self._runtime()
         return {
-            "connections": rt.limiter.count - rt.limiter.reserved,
+            "connections": rt.limiter.count,
             "connections_high_water": rt.limiter.high_water,
             "max_connections": rt.limiter.limit,
             "port": self.port,

@@ -43,8 +43,10 @@ async def test_sessions_hold_connection_slots_and_past_the_limit_get_503(
 
 async def test_an_endpoint_has_no_more_acceptors_than_connection_slots(node: otp.Node) -> None:
     # Found as a hang of the test above in full runs: with max_connections=3 and 4 acceptors
-    # (each owning an SO_REUSEPORT socket and waiting for a slot before accept()), the
+    # (each owning an SO_REUSEPORT socket and, then, waiting for a slot before accept()), the
     # fourth never accepted, and a connection the kernel queued on its socket waited for ever.
+    # Acceptors now accept first and wait for a slot after; the clamp stays (an acceptor past
+    # the slots could only hold a connection waiting).
     endpoint = channels.Endpoint(name="LPA", port=0, max_connections=3, num_acceptors=4,
                                  sockets=[channels.SocketMount("/socket", UserSocket, longpoll=True)])
     assert endpoint.num_acceptors == 3
