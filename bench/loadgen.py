@@ -39,7 +39,7 @@ import resource
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 IP_BIND_ADDRESS_NO_PORT = 24
@@ -427,6 +427,12 @@ def cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+async def _commands(reader: asyncio.StreamReader) -> AsyncIterator[dict[str, Any]]:
+    """The driver's commands, one JSON object a line, until it closes the pipe."""
+    while line := await reader.readline():
+        yield json.loads(line)
+
+
 async def run_sub(client: Client, reader: asyncio.StreamReader) -> None:
     """Subscriber role: connect+join, then answer ``expect`` commands until ``close``."""
     cfg = client.cfg
@@ -434,11 +440,7 @@ async def run_sub(client: Client, reader: asyncio.StreamReader) -> None:
     emit(ev="ready", **info)
     hb = asyncio.ensure_future(client.heartbeats())
     try:
-        while True:
-            line = await reader.readline()
-            if not line:
-                return
-            cmd = json.loads(line)
+        async for cmd in _commands(reader):
             if cmd["cmd"] == "expect":
                 client.arm(cmd["m"])
                 emit(ev="armed")
@@ -470,11 +472,7 @@ async def run_ctl(client: Client, reader: asyncio.StreamReader) -> None:
     conn.on_bcast = client.on_bcast_ctl
     hb = asyncio.ensure_future(client.heartbeats())
     try:
-        while True:
-            line = await reader.readline()
-            if not line:
-                return
-            cmd = json.loads(line)
+        async for cmd in _commands(reader):
             timeout = cmd.get("timeout", 60.0)
             if cmd["cmd"] == "go":
                 client.arm(cmd["m"])
@@ -518,11 +516,7 @@ async def run_rt(client: Client, reader: asyncio.StreamReader) -> None:
     emit(ev="ready", **info)
     body = "x" * max(1, cfg.get("size", 100) - 40)
     try:
-        while True:
-            line = await reader.readline()
-            if not line:
-                return
-            cmd = json.loads(line)
+        async for cmd in _commands(reader):
             if cmd["cmd"] == "run":
                 warm_end = time.monotonic() + cmd.get("warmup_s", 0.5)
                 end = warm_end + cmd["duration_s"]
@@ -627,11 +621,7 @@ async def run_soak(client: Client, reader: asyncio.StreamReader) -> None:
                 opened += 1
 
     try:
-        while True:
-            line = await reader.readline()
-            if not line:
-                return
-            cmd = json.loads(line)
+        async for cmd in _commands(reader):
             if cmd["cmd"] == "churn":
                 if cmd["per_s"] > 0:
                     churner = asyncio.ensure_future(churn(cmd["per_s"], time.monotonic() + cmd["duration_s"]))
@@ -695,11 +685,7 @@ async def run_soak_ctl(client: Client, reader: asyncio.StreamReader) -> None:
     got = asyncio.Event()
     hb = asyncio.ensure_future(client.heartbeats())
     try:
-        while True:
-            line = await reader.readline()
-            if not line:
-                return
-            cmd = json.loads(line)
+        async for cmd in _commands(reader):
             if cmd["cmd"] == "broadcast":
                 gap = 1.0 / cmd["rate"]
                 end = time.monotonic() + cmd["duration_s"]
