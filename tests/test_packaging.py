@@ -27,6 +27,7 @@ import pytest
 
 import channels
 import otp
+from tests.support.processes import reap
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / ".ci" / "requirements.lock"
@@ -171,11 +172,7 @@ def test_installed_wheel_serves_a_users_endpoint(installed: tuple[Path, dict[str
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
 
 
 def test_a_redis_url_without_the_redis_extra_says_what_to_install(
@@ -225,11 +222,7 @@ def test_the_demo_script_installs_only_the_runtime_dependencies() -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)
         for leftover in runtime.iterdir():
             leftover.unlink()
         runtime.rmdir()

@@ -20,6 +20,7 @@ import pytest
 
 import otp
 from channels import testing
+from tests.support.processes import reap
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -258,7 +259,5 @@ def test_the_first_channel_runs_as_a_script_configured_by_the_environment_and_is
         rest, _ = proc.communicate(timeout=_TIMEOUT)
         assert proc.returncode == 0, output + rest
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
         shutil.rmtree(runtime, ignore_errors=True)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import reap
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,9 +67,7 @@ def _stop(proc: subprocess.Popen[str], lines: list[str] | None = None) -> int:
             lines.append(rest)
         return proc.returncode
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
 
 
 def _cli(runtime: Path, *args: str) -> subprocess.CompletedProcess[str]:

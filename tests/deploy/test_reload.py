@@ -21,6 +21,8 @@ import pytest
 import trio
 import trio_websocket
 
+from tests.support.processes import reap
+
 APP = '''
 import channels
 
@@ -134,8 +136,4 @@ def test_a_changed_file_drains_and_restarts_the_node_with_the_new_code(workdir: 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        reap(proc)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import reap
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "examples.hello_sockets:Endpoint"
 
@@ -48,9 +50,7 @@ def _listening_line(env: dict[str, str], *args: str) -> str:
                 return line
         raise AssertionError("serve exited before listening:\n" + "".join(seen))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
 
 
 def test_gen_secret_prints_a_64_character_key() -> None:
