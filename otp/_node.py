@@ -869,11 +869,15 @@ class Node:
             proc._add_timer(timer)
         elif not isinstance(dest, str):
             raise TypeError(f"send_after: the destination must be a Pid or a registered name, got {dest!r}")
-        heapq.heappush(self._timers, timer)
-        if deadline < self._timer_wakeup_at and self._timer_scope is not None:
-            self._timer_wakeup_at = deadline
-            self._timer_scope.deadline = deadline
+        self._arm(timer)
         return timer
+
+    def _arm(self, timer: TimerRef) -> None:
+        """Put ``timer`` in the heap, waking the timer service earlier if it is the next one due."""
+        heapq.heappush(self._timers, timer)
+        if timer.deadline < self._timer_wakeup_at and self._timer_scope is not None:
+            self._timer_wakeup_at = timer.deadline
+            self._timer_scope.deadline = timer.deadline
 
     def _start_timeout(self, proc: Process, delay: float, msg: Any) -> TimerRef:
         """Arm a timer sending ``msg`` to ``proc`` (alive) after ``delay`` s: a call's timeout.
@@ -885,10 +889,7 @@ class Node:
         timer = TimerRef(self, trio.current_time() + delay, next(self._timer_seq), proc.pid, msg)
         timer.proc = proc
         proc._add_timer(timer)
-        heapq.heappush(self._timers, timer)
-        if timer.deadline < self._timer_wakeup_at and self._timer_scope is not None:
-            self._timer_wakeup_at = timer.deadline
-            self._timer_scope.deadline = timer.deadline
+        self._arm(timer)
         return timer
 
     def _stop_timeout(self, timer: TimerRef) -> bool:
