@@ -893,7 +893,7 @@ class Node:
         return timer
 
     def _stop_timeout(self, timer: TimerRef) -> bool:
-        """Cancel a timer from ``_start_timeout``; False if it has fired (its message was sent)."""
+        """Cancel a timer (its process forgets it); False if it has fired (its message was sent)."""
         if timer.fired:
             return False
         proc = timer.proc
@@ -923,10 +923,7 @@ class Node:
         if t is None or t.fired or t.cancelled:
             return None
         left = max(0.0, t.deadline - trio.current_time())
-        proc = t.proc
-        if proc is not None:
-            proc._forget_timer(t)
-        self._cancel(t)
+        self._stop_timeout(t)
         return left
 
     def read_timer(self, timer: TimerRef | Ref) -> float | None:
