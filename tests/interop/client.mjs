@@ -81,6 +81,11 @@ const scenarios = {
     await reply(b.leave(), "bob", "leave");
     emit("state", { who: "bob", topic: b.topic, state: b.state });
     emit("checkpoint", { name: "left" });
+    // phoenix.js resolves a leave locally at once (the channel stops being joined before the
+    // push goes out), so bob's phx_leave may still be on its way when alice pushes on her own
+    // socket, and the server could rightly deliver "after leave" to bob first (as Phoenix
+    // would). Wait until the server has ended bob's channel: its phx_close comes last.
+    await waitFor({ event: "frame", who: "bob", topic: room, name: "phx_close" });
     // The server writes a broadcast to every subscriber before the sender's reply, and each
     // connection delivers in order: once alice has her reply and bob has answered a later
     // round trip, a message for bob on `room` would already have arrived.
